@@ -1,0 +1,76 @@
+"""Scrapy settings for newsarchive: polite defaults for crawling real outlets.
+
+The replica and the demo override these through settings (see ``replica_overrides``),
+never through code. Every newsarchive setting starts with ``NEWSARCHIVE_``.
+"""
+
+from newsarchive import __version__
+
+BOT_NAME = "newsarchive"
+SPIDER_MODULES = ["newsarchive.spiders"]
+NEWSPIDER_MODULE = "newsarchive.spiders"
+
+# Politeness for real outlets.
+USER_AGENT = (
+    f"newsarchive/{__version__} (+https://github.com/newsarchive/newsarchive; "
+    "news research archive crawler)"
+)
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+HTTPERROR_ALLOW_ALL = True  # error pages are archived and recorded, not dropped silently
+REFERER_ENABLED = True
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+SPIDER_MIDDLEWARES = {}
+
+DOWNLOADER_MIDDLEWARES = {
+    # Honours robots.txt Crawl-delay and Retry-After on 429/503 (Scrapy ignores both).
+    "newsarchive.politeness.PolitenessMiddleware": 545,
+}
+
+EXTENSIONS = {
+    # "newsarchive.warc.WarcWriter": 100,
+}
+
+ITEM_PIPELINES = {
+    # "newsarchive.extract.pipeline.ExtractionPipeline": 300,
+    # "newsarchive.index.pipeline.IndexPipeline": 800,
+}
+
+# newsarchive settings (defaults; each component documents its own).
+NEWSARCHIVE_MAX_AGE_DAYS = 3.0
+NEWSARCHIVE_WARC_DIR = "warc"
+NEWSARCHIVE_DB = "archive.duckdb"
+
+
+def replica_overrides(concurrency: int = 16) -> dict:
+    """Settings for crawling the local replica: fast, no politeness delays.
+
+    The proxy itself is handed over through the standard ``http_proxy``/``https_proxy``
+    environment variables, which Scrapy's HttpProxyMiddleware reads.
+    """
+    return {
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOAD_DELAY": 0,
+        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "NEWSARCHIVE_CRAWL_DELAY_MAX": 0,
+    }
