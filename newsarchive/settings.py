@@ -42,7 +42,7 @@ SPIDER_MIDDLEWARES = {}
 
 DOWNLOADER_MIDDLEWARES = {
     # Honours robots.txt Crawl-delay and Retry-After on 429/503 (Scrapy ignores both).
-    "newsarchive.politeness.PolitenessMiddleware": 545,
+    "newsarchive.politeness.PolitenessMiddleware": 560,
 }
 
 EXTENSIONS = {

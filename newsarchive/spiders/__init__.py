@@ -1,0 +1,1 @@
+"""Spiders: one generic class, and one subclass per registry outlet (see ``outlets``)."""
