@@ -1,0 +1,134 @@
+"""WARC files on disk: naming, the ``.open`` convention, rotation, flush per record.
+
+A file is written as ``Prefix-Timestamp-Serial-Crawlhost.warc.gz.open`` (a lock held on it
+while it is written) and renamed to its final name on close, when its CDXJ index is written
+beside it. Each record is one gzip member written and flushed as a whole, so a killed
+crawl leaves at most its last member torn; ``repair`` cuts that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsarchive.warc.cdxj import CdxjEntry, write_cdxj
+
+OPEN_SUFFIX = ".open"
+NAME_RE = re.compile(r"^(?P<prefix>.+)-(?P<ts>\d{17})-(?P<serial>\d{5})-(?P<host>[^/]+)\.warc\.gz$")
+
+
+def crawl_host() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "localhost"
+
+
+def warc_name(
+    prefix: str, serial: int, when: datetime | None = None, host: str | None = None
+) -> str:
+    when = (when or datetime.now(UTC)).astimezone(UTC)
+    ts = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
+    return f"{prefix}-{ts}-{serial:05d}-{host or crawl_host()}.warc.gz"
+
+
+def final_name(path: str | os.PathLike) -> str:
+    name = Path(path).name
+    return name[: -len(OPEN_SUFFIX)] if name.endswith(OPEN_SUFFIX) else name
+
+
+class WarcFile:
+    """One WARC file being appended to, record by record (member by member)."""
+
+    def __init__(self, directory: Path, name: str):
+        self.directory = directory
+        self.name = name
+        self.open_path = directory / (name + OPEN_SUFFIX)
+        self.final_path = directory / name
+        self._fh = open(self.open_path, "xb")  # noqa: SIM115 - lives as long as the file
+        # A lock tells ``warc repair`` this file is still being written.
+        fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.size = 0
+        self.records = 0
+        self.entries: list[CdxjEntry] = []
+
+    def append(self, member: bytes) -> tuple[int, int]:
+        """Write one gzip member and flush it; return (offset, length)."""
+        offset = self.size
+        try:
+            self._fh.write(member)
+            self._fh.flush()
+        except OSError:
+            # Leave no torn member behind when we can: cut back to the last good record.
+            try:
+                self._fh.truncate(offset)
+                self._fh.seek(offset)
+            except OSError:
+                pass
+            raise
+        self.size += len(member)
+        self.records += 1
+        return offset, len(member)
+
+    def close(self, write_index: bool = True) -> Path:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.open_path, self.final_path)
+        if write_index:
+            write_cdxj(self.final_path.with_name(self.name + ".cdxj"), self.entries)
+        return self.final_path
+
+
+class RotatingWarcFiles:
+    """Hands out the current file, starting a new one past ``max_size``.
+
+    ``on_new_file(warc_file)`` writes the warcinfo record first in every file.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        prefix: str,
+        max_size: int,
+        on_new_file: Callable[[WarcFile], None],
+        write_index: bool = True,
+    ):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.on_new_file = on_new_file
+        self.write_index = write_index
+        self.serial = 0
+        self.current: WarcFile | None = None
+        self.closed: list[Path] = []
+
+    def for_group(self, size: int) -> WarcFile:
+        """The file the next group of ``size`` bytes goes into (groups are never split)."""
+        cur = self.current
+        if cur is not None and cur.records > 1 and cur.size + size > self.max_size:
+            self.rotate()
+        if self.current is None:
+            self._open()
+        assert self.current is not None
+        return self.current
+
+    def _open(self) -> None:
+        while True:
+            name = warc_name(self.prefix, self.serial)
+            self.serial += 1
+            if (
+                not (self.directory / name).exists()
+                and not (self.directory / (name + OPEN_SUFFIX)).exists()
+            ):
+                break
+        self.current = WarcFile(self.directory, name)
+        self.on_new_file(self.current)
+
+    def rotate(self) -> None:
+        if self.current is not None:
+            self.closed.append(self.current.close(self.write_index))
+            self.current = None

@@ -1,0 +1,398 @@
+"""Building and parsing WARC 1.1 records, one gzip member each.
+
+Building goes through warcio (digests, WARC headers), but the HTTP header block is handed
+over as the exact bytes we want stored: warcio would otherwise re-encode headers (percent
+encoding of non-ASCII values). Parsing is our own small reader so that ``check`` and
+``repair`` can tell precisely which member is broken and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+WARC_VERSION = "1.1"
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# Headers never written into request records: they are credentials for our proxy, not
+# part of the request the origin saw.
+_SECRET_REQUEST_HEADERS = {b"proxy-authorization"}
+
+
+class WarcFormatError(ValueError):
+    """A WARC record (or gzip member) is malformed; the message says what is wrong."""
+
+
+def sha1_b32(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def warc_date(dt: datetime) -> str:
+    return datetime_to_iso_date(dt.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+
+
+def parse_warc_date(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class _FixedHeaders(StatusAndHeaders):
+    """StatusAndHeaders whose serialised form is given bytes, kept byte for byte."""
+
+    def __init__(self, raw: bytes):
+        super().__init__("", [])
+        self._raw = raw
+        self.headers_buff = raw
+
+    def compute_headers_buffer(self, header_filter=None):  # noqa: D401 - warcio hook
+        self.headers_buff = self._raw
+
+    def __bool__(self) -> bool:  # warcio tests truthiness to decide whether headers exist
+        return True
+
+
+def _line(name: bytes, value: bytes) -> bytes:
+    # A header value can never legally hold CR/LF; if one slipped through, fold it away
+    # rather than let it break the header block.
+    value = value.replace(b"\r", b" ").replace(b"\n", b" ")
+    return name + b": " + value + b"\r\n"
+
+
+def status_line(protocol: str | None, status: int) -> bytes:
+    proto = protocol or "HTTP/1.1"
+    if proto.lower() in ("h2", "http/2", "http/2.0"):
+        proto = "HTTP/2"
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    return f"{proto} {status} {reason}".encode("latin-1")
+
+
+def response_head(
+    protocol: str | None,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body_len: int,
+    *,
+    method: str = "GET",
+) -> bytes:
+    """The HTTP response head as stored: every header, but describing the stored body.
+
+    Twisted has already removed chunk framing, so any Transfer-Encoding is dropped and
+    Content-Length is made to match the stored (still content-encoded) bytes.
+    """
+    has_body = method != "HEAD" and status not in (204, 304) and not 100 <= status < 200
+    out = [status_line(protocol, status) + b"\r\n"]
+    seen_length = False
+    for name, value in headers:
+        low = name.lower()
+        if low == b"transfer-encoding":
+            continue
+        if low == b"content-length" and has_body:
+            if seen_length:
+                continue
+            seen_length = True
+            if value.strip() != str(body_len).encode():
+                out.append(_line(b"X-Newsarchive-Orig-Content-Length", value))
+            value = str(body_len).encode()
+        out.append(_line(name, value))
+    if has_body and not seen_length:
+        out.append(_line(b"Content-Length", str(body_len).encode()))
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def request_head(method: str, url: str, headers: list[tuple[bytes, bytes]], body_len: int) -> bytes:
+    """The HTTP request head as sent to the origin: origin-form target, Host first."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or ""
+    if parts.port and not (
+        (parts.scheme == "http" and parts.port == 80)
+        or (parts.scheme == "https" and parts.port == 443)
+    ):
+        host = f"{host}:{parts.port}"
+    out = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), _line(b"Host", host.encode("idna"))]
+    names = set()
+    for name, value in headers:
+        low = name.lower()
+        if low in _SECRET_REQUEST_HEADERS or low == b"host":
+            continue
+        names.add(low)
+        out.append(_line(name, value))
+    if body_len and b"content-length" not in names:
+        out.append(_line(b"Content-Length", str(body_len).encode()))
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def _member(writer_record) -> bytes:
+    buf = io.BytesIO()
+    WARCWriter(buf, gzip=True, warc_version=WARC_VERSION).write_record(writer_record)
+    return buf.getvalue()
+
+
+def _builder() -> WARCWriter:
+    return WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
+
+
+@dataclass
+class Built:
+    """One serialised record: its gzip member plus the headers callers need."""
+
+    member: bytes
+    record_id: str
+    payload_digest: str | None = None
+
+
+def build_http_record(
+    rec_type: str,
+    url: str,
+    date: datetime,
+    head: bytes,
+    payload: bytes,
+    extra: dict[str, str] | None = None,
+) -> Built:
+    """A response or request record; digests computed on the given (de-chunked) bytes."""
+    b = _builder()
+    headers = {"WARC-Date": warc_date(date), **(extra or {})}
+    rec = b.create_warc_record(
+        url,
+        rec_type,
+        payload=io.BytesIO(payload),
+        length=len(payload),
+        http_headers=_FixedHeaders(head),
+        warc_headers_dict=headers,
+    )
+    rid = rec.rec_headers.get_header("WARC-Record-ID")
+    digest = rec.rec_headers.get_header("WARC-Payload-Digest")
+    return Built(_member(rec), rid, digest)
+
+
+def build_revisit(
+    url: str,
+    date: datetime,
+    head: bytes,
+    payload_digest: str,
+    refers_to: str | None,
+    refers_to_uri: str,
+    refers_to_date: str,
+    extra: dict[str, str] | None = None,
+) -> Built:
+    b = _builder()
+    headers = {"WARC-Date": warc_date(date), **(extra or {})}
+    if refers_to:
+        headers["WARC-Refers-To"] = refers_to
+    rec = b.create_revisit_record(
+        url,
+        payload_digest,
+        refers_to_uri,
+        refers_to_date,
+        http_headers=_FixedHeaders(head),
+        warc_headers_dict=headers,
+    )
+    return Built(_member(rec), rec.rec_headers.get_header("WARC-Record-ID"), payload_digest)
+
+
+def warc_fields(fields: list[tuple[str, str]]) -> bytes:
+    lines = []
+    for name, value in fields:
+        value = " ".join(str(value).split())  # no CR/LF inside a field value
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def build_fields_record(
+    rec_type: str,
+    url: str | None,
+    date: datetime,
+    fields: list[tuple[str, str]],
+    extra: dict[str, str] | None = None,
+) -> Built:
+    """A warcinfo or metadata record with an ``application/warc-fields`` block."""
+    b = _builder()
+    body = warc_fields(fields)
+    headers = {
+        "WARC-Date": warc_date(date),
+        "Content-Type": "application/warc-fields",
+        **(extra or {}),
+    }
+    rec = b.create_warc_record(
+        url or "",
+        rec_type,
+        payload=io.BytesIO(body),
+        length=len(body),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict=headers,
+    )
+    # warcio parses a payload without http_headers as HTTP when the type is http-ish;
+    # for warc-fields there is nothing to parse, so the record is written as is.
+    return Built(_member(rec), rec.rec_headers.get_header("WARC-Record-ID"))
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Record:
+    """A parsed WARC record. ``payload`` is the HTTP body as stored (content-encoded)."""
+
+    warc_headers: list[tuple[str, str]]
+    block: bytes
+    http_status_line: str | None = None
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
+    payload: bytes = b""
+    http_head: bytes = b""
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        low = name.lower()
+        for k, v in self.warc_headers:
+            if k.lower() == low:
+                return v
+        return default
+
+    def http_header(self, name: str, default: str | None = None) -> str | None:
+        low = name.lower()
+        for k, v in reversed(self.http_headers):
+            if k.lower() == low:
+                return v
+        return default
+
+    def http_header_list(self, name: str) -> list[str]:
+        low = name.lower()
+        return [v for k, v in self.http_headers if k.lower() == low]
+
+    @property
+    def type(self) -> str:
+        return self.header("WARC-Type", "") or ""
+
+    @property
+    def id(self) -> str:
+        return self.header("WARC-Record-ID", "") or ""
+
+    @property
+    def url(self) -> str:
+        return self.header("WARC-Target-URI", "") or ""
+
+    @property
+    def date(self) -> datetime:
+        return parse_warc_date(self.header("WARC-Date", ""))
+
+    @property
+    def status(self) -> int | None:
+        if not self.http_status_line:
+            return None
+        parts = self.http_status_line.split(" ", 2)
+        try:
+            return int(parts[1])
+        except (IndexError, ValueError):
+            return None
+
+    def decoded_payload(self) -> bytes:
+        """The body with Content-Encoding removed (what a browser would parse)."""
+        return decode_content(self.payload, self.http_header_list("Content-Encoding"))
+
+
+def _parse_header_lines(lines: list[bytes]) -> list[tuple[str, str]]:
+    out = []
+    for raw in lines:
+        if not raw:
+            continue
+        if raw[:1] in (b" ", b"\t") and out:  # obsolete folding
+            k, v = out[-1]
+            out[-1] = (k, v + " " + raw.strip().decode("utf-8", "replace"))
+            continue
+        if b":" not in raw:
+            raise WarcFormatError(f"header line without colon: {raw[:60]!r}")
+        k, v = raw.split(b":", 1)
+        out.append((k.strip().decode("utf-8", "replace"), v.strip().decode("utf-8", "replace")))
+    return out
+
+
+def parse_records(data: bytes) -> list[Record]:
+    """Parse the uncompressed bytes of one gzip member into its record(s)."""
+    records = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            raise WarcFormatError("WARC header block is incomplete")
+        lines = data[pos:end].split(b"\r\n")
+        if not lines[0].startswith(b"WARC/"):
+            raise WarcFormatError(f"not a WARC record (starts with {lines[0][:20]!r})")
+        headers = _parse_header_lines(lines[1:])
+        rec = Record(warc_headers=headers, block=b"")
+        try:
+            length = int(rec.header("Content-Length", ""))
+        except ValueError:
+            raise WarcFormatError("missing or bad WARC Content-Length") from None
+        start = end + 4
+        block = data[start : start + length]
+        if len(block) != length:
+            raise WarcFormatError(f"block is {len(block)} bytes, Content-Length says {length}")
+        if data[start + length : start + length + 4] != b"\r\n\r\n":
+            raise WarcFormatError("record does not end with CRLF CRLF")
+        rec.block = block
+        ctype = (rec.header("Content-Type", "") or "").lower()
+        if rec.type in ("response", "revisit", "request") and ctype.startswith("application/http"):
+            head_end = block.find(b"\r\n\r\n")
+            if head_end < 0:
+                if rec.type != "revisit" or block.strip():
+                    raise WarcFormatError("HTTP header block is incomplete")
+                head_end = len(block) - 4 if block.endswith(b"\r\n\r\n") else len(block)
+            head_lines = block[:head_end].split(b"\r\n")
+            rec.http_status_line = head_lines[0].decode("latin-1")
+            rec.http_headers = _parse_header_lines(head_lines[1:])
+            rec.http_head = block[: head_end + 4]
+            rec.payload = block[head_end + 4 :]
+        else:
+            rec.payload = block
+        records.append(rec)
+        pos = start + length + 4
+    return records
+
+
+def decode_content(body: bytes, encodings: list[str]) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, br, zstd), last applied first."""
+    codings = [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            body = _gunzip_all(body)
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif coding == "br":
+            import brotli
+
+            body = brotli.decompress(body)
+        elif coding == "zstd":
+            from backports import zstd  # type: ignore[import-not-found]
+
+            body = zstd.decompress(body)
+        elif coding in ("identity", ""):
+            continue
+        else:
+            raise WarcFormatError(f"unknown Content-Encoding {coding!r}")
+    return body
+
+
+def _gunzip_all(body: bytes) -> bytes:
+    out = []
+    while body:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.append(d.decompress(body))
+        if not d.eof:
+            raise zlib.error("gzip body is truncated")
+        body = d.unused_data
+    return b"".join(out)

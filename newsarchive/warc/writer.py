@@ -1,0 +1,314 @@
+"""The ``WarcWriter`` Scrapy extension: every downloaded response becomes WARC records.
+
+It listens to ``response_downloaded``, which fires for every response the downloader
+gets (robots.txt, redirects, error statuses included) before any downloader middleware
+has decompressed or followed it, so the stored body is exactly what was received (minus
+chunk framing, which Twisted removes). Per capture it writes a ``response`` (or
+``revisit``) record, the ``request`` as sent and a ``metadata`` record with discovery info,
+then sends ``capture_recorded`` with the record's pointer.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+
+from newsarchive import __version__
+from newsarchive.signals import capture_recorded
+from newsarchive.urls import canonicalize_url, primary_host_map
+from newsarchive.warc.cdxj import CdxjEntry, cdxj_files, iter_cdxj
+from newsarchive.warc.discovery import discovery_fields
+from newsarchive.warc.files import RotatingWarcFiles, WarcFile
+from newsarchive.warc.records import (
+    build_fields_record,
+    build_http_record,
+    build_revisit,
+    request_head,
+    response_head,
+    sha1_b32,
+    warc_date,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "NEWSARCHIVE_WARC_ENABLED": True,
+    "NEWSARCHIVE_WARC_DIR": "warc",
+    "NEWSARCHIVE_WARC_PREFIX": "newsarchive",
+    "NEWSARCHIVE_WARC_MAX_SIZE": 1_000_000_000,
+    "NEWSARCHIVE_WARC_CDXJ": True,
+    "NEWSARCHIVE_WARC_REVISITS": True,
+    # Bound on URLs remembered from earlier runs for revisit detection.
+    "NEWSARCHIVE_WARC_REVISIT_MAX_URLS": 2_000_000,
+}
+
+
+@dataclass(frozen=True)
+class Prior:
+    digest: str
+    date: str  # WARC-Date of the original record
+    record_id: str
+
+
+def _ts14_to_warc_date(ts: str) -> str:
+    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
+
+
+class RevisitIndex:
+    """URL -> latest full capture (digest, date, record id), from this and earlier runs."""
+
+    def __init__(self, max_urls: int):
+        self.max_urls = max_urls
+        self.by_url: dict[str, Prior] = {}
+        self.full = False
+
+    def load(self, directory: Path) -> int:
+        """Stream the CDXJ files of ``directory`` (oldest first); returns entries read."""
+        n = 0
+        for path in cdxj_files(directory):
+            for e in iter_cdxj(path):
+                if e.is_revisit or not e.digest or not e.record_id:
+                    continue
+                n += 1
+                self.add(e.url, Prior(e.digest, _ts14_to_warc_date(e.timestamp), e.record_id))
+        return n
+
+    def add(self, url: str, prior: Prior) -> None:
+        if url not in self.by_url and len(self.by_url) >= self.max_urls:
+            self.full = True
+            return
+        self.by_url[url] = prior
+
+    def get(self, url: str) -> Prior | None:
+        return self.by_url.get(url)
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
+
+
+class WarcWriter:
+    """Scrapy extension writing WARC 1.1 files; see the module docstring."""
+
+    def __init__(self, crawler):
+        s = crawler.settings
+        if not s.getbool("NEWSARCHIVE_WARC_ENABLED", DEFAULTS["NEWSARCHIVE_WARC_ENABLED"]):
+            raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.directory = Path(s.get("NEWSARCHIVE_WARC_DIR") or DEFAULTS["NEWSARCHIVE_WARC_DIR"])
+        self.prefix = s.get("NEWSARCHIVE_WARC_PREFIX") or DEFAULTS["NEWSARCHIVE_WARC_PREFIX"]
+        self.max_size = s.getint("NEWSARCHIVE_WARC_MAX_SIZE", DEFAULTS["NEWSARCHIVE_WARC_MAX_SIZE"])
+        self.write_cdxj = s.getbool("NEWSARCHIVE_WARC_CDXJ", DEFAULTS["NEWSARCHIVE_WARC_CDXJ"])
+        self.revisits = s.getbool(
+            "NEWSARCHIVE_WARC_REVISITS", DEFAULTS["NEWSARCHIVE_WARC_REVISITS"]
+        )
+        self.index = RevisitIndex(
+            s.getint(
+                "NEWSARCHIVE_WARC_REVISIT_MAX_URLS", DEFAULTS["NEWSARCHIVE_WARC_REVISIT_MAX_URLS"]
+            )
+        )
+        self.run_id = s.get("NEWSARCHIVE_RUN_ID")
+        self.robots = "obey" if s.getbool("ROBOTSTXT_OBEY") else "ignore"
+        self.user_agent = s.get("USER_AGENT", "")
+        self.files: RotatingWarcFiles | None = None
+        self.outlets_label = ""
+        self._registry = None
+        self._hosts: dict[str, str] | None = None
+        self._failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        return ext
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def spider_opened(self, spider) -> None:
+        outlets = getattr(spider, "outlets", None) or [spider.name]
+        self.outlets_label = ", ".join(str(o) for o in outlets)
+        self.files = RotatingWarcFiles(
+            self.directory, self.prefix, self.max_size, self._start_file, self.write_cdxj
+        )
+        if self.revisits:
+            n = self.index.load(self.directory)
+            logger.info("WARC revisits: %d earlier captures known from %s", n, self.directory)
+            if self.index.full:
+                logger.warning("WARC revisit index capped at %d URLs", self.index.max_urls)
+
+    def spider_closed(self, spider, reason) -> None:
+        if self.files is not None:
+            self.files.rotate()
+            for path in self.files.closed:
+                logger.info("WARC file closed: %s", path)
+
+    def _start_file(self, wf: WarcFile) -> None:
+        fields = [
+            (
+                "software",
+                f"newsarchive/{__version__} scrapy/{_version('scrapy')} "
+                f"warcio/{_version('warcio')} python/{platform.python_version()}",
+            ),
+            ("hostname", socket.gethostname()),
+            ("robots", self.robots),
+            ("outlet", self.outlets_label),
+            ("http-header-user-agent", self.user_agent),
+            ("format", "WARC File Format 1.1"),
+            (
+                "conformsTo",
+                "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            ),
+        ]
+        if self.run_id:
+            fields.append(("isPartOf", str(self.run_id)))
+        built = build_fields_record(
+            "warcinfo",
+            None,
+            datetime.now(UTC),
+            [(k, v) for k, v in fields if v],
+            extra={"WARC-Filename": wf.name},
+        )
+        wf.append(built.member)
+        self.stats.inc_value("newsarchive/warc/files")
+        self.stats.inc_value("newsarchive/warc/records")
+
+    # ------------------------------------------------------------------ capture
+
+    def response_downloaded(self, response, request, spider) -> None:
+        if self._failed or self.files is None:
+            return
+        try:
+            self._capture(response, request)
+        except OSError as exc:
+            # The archive is the source of truth: stop rather than crawl on unrecorded.
+            self._failed = True
+            self.stats.inc_value("newsarchive/warc/errors")
+            logger.error("WARC write failed (%s); closing the spider", exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_write_error"))
+        except Exception:
+            self.stats.inc_value("newsarchive/warc/errors")
+            logger.exception("WARC capture of %s failed", response.url)
+
+    def _outlet(self, url: str) -> str | None:
+        if self._registry is None:
+            try:
+                from newsarchive.registry import load_outlets
+
+                self._registry = load_outlets()
+            except Exception as exc:  # noqa: BLE001 - no registry means no outlet names
+                logger.warning("registry unavailable for WARC outlet names: %s", exc)
+                self._registry = {}
+            self._hosts = primary_host_map({k: o.domains for k, o in self._registry.items()})
+        for key, outlet in self._registry.items():
+            if outlet.owns(url):
+                return key
+        return None
+
+    def _capture(self, response, request) -> None:
+        now = datetime.now(UTC)
+        url = response.url
+        body = response.body
+        status = int(response.status)
+        headers = [(k, v) for k in response.headers for v in response.headers.getlist(k)]
+        head = response_head(response.protocol, status, headers, len(body), method=request.method)
+        digest = sha1_b32(body)
+        extra: dict[str, str] = {}
+        if response.ip_address is not None:
+            extra["WARC-IP-Address"] = str(response.ip_address)
+        if "dataloss" in (response.flags or []):
+            extra["WARC-Truncated"] = "disconnect"
+
+        prior = self.index.get(url) if self.revisits and body else None
+        if prior is not None and prior.digest == digest:
+            main = build_revisit(
+                url, now, head, digest, prior.record_id or None, url, prior.date, extra
+            )
+            rec_type = "revisit"
+        else:
+            main = build_http_record("response", url, now, head, body, extra)
+            rec_type = "response"
+            prior = None
+
+        req_headers = [(k, v) for k in request.headers for v in request.headers.getlist(k)]
+        req_body = request.body or b""
+        req = build_http_record(
+            "request",
+            url,
+            now,
+            request_head(request.method, url, req_headers, len(req_body)),
+            req_body,
+            {"WARC-Concurrent-To": main.record_id},
+        )
+        discovery = request.meta.get("discovery")
+        outlet = self._outlet(url)
+        referer = request.headers.get(b"Referer")
+        via = referer.decode("utf-8", "replace") if referer else None
+        meta = build_fields_record(
+            "metadata",
+            url,
+            now,
+            discovery_fields(discovery, outlet, via),
+            extra={"WARC-Concurrent-To": main.record_id},
+        )
+
+        group = (main.member, req.member, meta.member)
+        wf = self.files.for_group(sum(len(m) for m in group))
+        offset, length = wf.append(main.member)
+        wf.append(req.member)
+        wf.append(meta.member)
+
+        ctype = response.headers.get(b"Content-Type") or b""
+        mime = ctype.decode("latin-1").split(";")[0].strip().lower()
+        wf.entries.append(
+            CdxjEntry(
+                url=url,
+                timestamp=now.strftime("%Y%m%d%H%M%S"),
+                mime="warc/revisit" if rec_type == "revisit" else mime,
+                status=status,
+                digest=digest,
+                length=length,
+                offset=offset,
+                filename=wf.name,
+                record_id=main.record_id,
+            )
+        )
+        if rec_type == "response" and body:
+            self.index.add(url, Prior(digest, warc_date(now), main.record_id))
+
+        self.stats.inc_value("newsarchive/warc/records", 3)
+        self.stats.inc_value(f"newsarchive/warc/{rec_type}s")
+        self.stats.inc_value("newsarchive/warc/bytes", sum(len(m) for m in group))
+
+        capture = {
+            "id": main.record_id,
+            "url": url,
+            "canonical_url": canonicalize_url(url, self._hosts),
+            "outlet": outlet,
+            "fetched_at": now,
+            "status": status,
+            "mime": mime,
+            "payload_digest": digest,
+            "record_type": rec_type,
+            "refers_to": prior.record_id if prior else None,
+            "warc_filename": wf.name,
+            "warc_offset": offset,
+            "warc_length": length,
+            "discovered_via": discovery if isinstance(discovery, dict) else None,
+        }
+        request.meta["warc_record"] = capture
+        self.crawler.signals.send_catch_log(signal=capture_recorded, capture=capture)
