@@ -1,0 +1,151 @@
+"""Opening the archive safely, and the ``crawl_runs`` helpers the crawl command calls.
+
+DuckDB lets one process hold the file at a time, even for read-only use. Every opener here
+retries with backoff on lock errors, so a short merge by the crawl only delays a reader
+(and the reverse). A writer open also folds any spool left behind by an earlier crawl.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newsarchive.index.schema import ensure_schema
+
+DEFAULT_DB = "archive.duckdb"
+
+
+class ArchiveError(RuntimeError):
+    """A clear, user-facing problem with the archive (missing file, lock timeout)."""
+
+
+class ArchiveLocked(ArchiveError):
+    pass
+
+
+class ArchiveMissing(ArchiveError):
+    pass
+
+
+def resolve_db_path(explicit: str | os.PathLike | None = None, settings: Any = None) -> Path:
+    """``--db`` wins, then a setting given above the project level, then $NEWSARCHIVE_DB,
+    then the project setting, then ``archive.duckdb`` in the working directory."""
+    if explicit:
+        return Path(explicit)
+    if settings is not None:
+        value = settings.get("NEWSARCHIVE_DB")
+        if value and settings.getpriority("NEWSARCHIVE_DB") > 20:  # above 'project'
+            return Path(value)
+    env = os.environ.get("NEWSARCHIVE_DB")
+    if env:
+        return Path(env)
+    if settings is not None and settings.get("NEWSARCHIVE_DB"):
+        return Path(settings.get("NEWSARCHIVE_DB"))
+    return Path(DEFAULT_DB)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    msg = str(exc).lower()
+    return "could not set lock" in msg or "conflicting lock" in msg
+
+
+def try_connect(path: str | os.PathLike, read_only: bool) -> duckdb.DuckDBPyConnection | None:
+    """One attempt; None when another process holds the file."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise ArchiveMissing(f"no archive at {path} (crawl first, or pass --db)")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if is_lock_error(exc):
+            return None
+        raise ArchiveError(f"cannot open archive {path}: {exc}") from None
+
+
+def connect(
+    path: str | os.PathLike,
+    read_only: bool = True,
+    timeout: float = 10.0,
+    merge_stats: dict | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the archive, retrying with jittered backoff for up to ``timeout`` seconds on lock
+    errors. A writer open creates the schema and merges any leftover spool."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        con = try_connect(path, read_only)
+        if con is not None:
+            break
+        now = time.monotonic()
+        if now >= deadline:
+            raise ArchiveLocked(
+                f"archive {path} stayed locked by another process for {timeout:.0f} s; "
+                "try again (a crawl merges in short transactions) or raise the timeout"
+            )
+        time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline - now)))
+        delay = min(delay * 2, 0.5)
+    if not read_only:
+        from newsarchive.index.spool import merge_spool
+
+        try:
+            ensure_schema(con)
+            merge_spool(path, con, merge_stats)
+        except BaseException:
+            con.close()
+            raise
+    return con
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_run(outlets: list[str], db_path: str | os.PathLike | None = None) -> str:
+    """Record the start of a crawl; returns its run id. Goes through the spool, so it never
+    fails because a reader holds the archive."""
+    from newsarchive.index.spool import Spool
+
+    run_id = str(uuid.uuid4())
+    spool = Spool(resolve_db_path(db_path))
+    spool.append(
+        "crawl_runs",
+        {
+            "id": run_id,
+            "started": now_utc().isoformat(),
+            "outlets": list(outlets),
+            "status": "running",
+        },
+    )
+    spool.seal()
+    spool.try_merge(timeout=2.0)
+    return run_id
+
+
+def finish_run(
+    run_id: str,
+    stats: dict | None,
+    status: str = "finished",
+    db_path: str | os.PathLike | None = None,
+) -> None:
+    """Record the end of a crawl (stats: any JSON-able dict, e.g. Scrapy's stats)."""
+    from newsarchive.index.spool import Spool, jsonable
+
+    spool = Spool(resolve_db_path(db_path))
+    spool.append(
+        "crawl_runs",
+        {
+            "id": run_id,
+            "finished": now_utc().isoformat(),
+            "stats": jsonable(stats or {}),
+            "status": status,
+        },
+    )
+    spool.seal()
+    spool.try_merge(timeout=10.0)

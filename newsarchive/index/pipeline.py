@@ -1,0 +1,214 @@
+"""``IndexPipeline``: captures (from the ``capture_recorded`` signal) and extracted articles
+(from page items) into the DuckDB archive, in batches, through the durable spool.
+
+Settings: ``NEWSARCHIVE_INDEX_ENABLED`` (default True), ``NEWSARCHIVE_DB``,
+``NEWSARCHIVE_INDEX_BATCH_SIZE`` (rows, default 500), ``NEWSARCHIVE_INDEX_BATCH_SECONDS``
+(default 5), ``NEWSARCHIVE_INDEX_CLOSE_TIMEOUT`` (seconds to wait for the lock at close,
+default 60), ``NEWSARCHIVE_INDEX_FTS`` (rebuild the full-text index at close, default True),
+``NEWSARCHIVE_RUN_ID`` (crawl run id stamped on fetch errors).
+
+Besides page items it accepts ``{"kind": "fetch_error", "url", "outlet", "error", "detail"}``
+items, recorded in ``fetch_errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from newsarchive import signals as na_signals
+from newsarchive.index.db import ArchiveError, resolve_db_path
+from newsarchive.index.rows import article_row, capture_row, error_row, utc_iso
+from newsarchive.index.spool import Spool
+
+logger = logging.getLogger(__name__)
+STATS = "newsarchive/index/"
+
+
+class IndexPipeline:
+    def __init__(
+        self,
+        crawler: Any,
+        db_path: Any,
+        batch_size: int = 500,
+        batch_seconds: float = 5.0,
+        close_timeout: float = 60.0,
+        fts: bool = True,
+        run_id: str | None = None,
+    ) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db_path = db_path
+        self.batch_size = max(1, batch_size)
+        self.batch_seconds = max(0.01, batch_seconds)
+        self.close_timeout = close_timeout
+        self.fts = fts
+        self.run_id = run_id
+        self.spool = Spool(db_path)
+        self.merge_stats: dict[str, int] = {}
+        self._backoff = 0.0
+        self._next_merge = 0.0
+        self._loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> IndexPipeline:
+        s = crawler.settings
+        if not s.getbool("NEWSARCHIVE_INDEX_ENABLED", True):
+            raise NotConfigured("NEWSARCHIVE_INDEX_ENABLED is off")
+        pipe = cls(
+            crawler,
+            resolve_db_path(None, s),
+            batch_size=s.getint("NEWSARCHIVE_INDEX_BATCH_SIZE", 500),
+            batch_seconds=s.getfloat("NEWSARCHIVE_INDEX_BATCH_SECONDS", 5.0),
+            close_timeout=s.getfloat("NEWSARCHIVE_INDEX_CLOSE_TIMEOUT", 60.0),
+            fts=s.getbool("NEWSARCHIVE_INDEX_FTS", True),
+            run_id=s.get("NEWSARCHIVE_RUN_ID"),
+        )
+        crawler.signals.connect(pipe.capture_recorded, signal=na_signals.capture_recorded)
+        return pipe
+
+    # -- Scrapy hooks ---------------------------------------------------------------------
+
+    def open_spider(self) -> None:
+        self._loop = task.LoopingCall(self._tick)
+        self._loop.start(min(1.0, self.batch_seconds / 2), now=False)
+
+    def capture_recorded(self, capture: dict, **_: Any) -> None:
+        row = capture_row(capture)
+        if not row["id"]:
+            self.stats.inc_value(STATS + "bad_captures")
+            return
+        self._append("captures", row)
+
+    def process_item(self, item: Any) -> Any:
+        kind = item.get("kind") if hasattr(item, "get") else None
+        if kind == "page":
+            self._page(item)
+        elif kind == "fetch_error":
+            self._append(
+                "fetch_errors",
+                error_row(
+                    item.get("url"),
+                    item.get("error") or "fetch",
+                    item.get("detail"),
+                    item.get("outlet"),
+                    self.run_id,
+                    item.get("time"),
+                ),
+            )
+        return item
+
+    def close_spider(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._flush(timeout=self.close_timeout)
+        if self.spool.has_sealed():
+            logger.warning(
+                "index: archive %s stayed locked; rows wait in %s and are merged by the next "
+                "writer open",
+                self.db_path,
+                self.spool.dir,
+            )
+            self.stats.set_value(STATS + "left_in_spool", True)
+        elif self.fts:
+            self._rebuild_fts()
+        self._sync_stats()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _page(self, item: Any) -> None:
+        page = {k: item.get(k) for k in ("capture_id", "url", "canonical_url", "outlet")}
+        if not page["capture_id"]:
+            self.stats.inc_value(STATS + "pages_without_capture")
+            return
+        error = item.get("extract_error")
+        if error:
+            if isinstance(error, dict):
+                ekind, detail = error.get("kind") or "extract", error.get("detail")
+            elif isinstance(error, list | tuple) and error:
+                ekind, detail = str(error[0]), (error[1] if len(error) > 1 else None)
+            else:
+                ekind, detail = "extract", error
+            self._append(
+                "fetch_errors",
+                error_row(
+                    page["url"],
+                    f"extract:{ekind}" if ekind != "extract" else ekind,
+                    detail,
+                    page["outlet"],
+                    self.run_id,
+                ),
+            )
+            self.stats.inc_value(STATS + "extract_errors")
+            return
+        if "article" not in item:
+            self.stats.inc_value(STATS + "pages_not_extracted")
+            return
+        row = article_row(page, item.get("article"))
+        if not row["is_article"] or row["paywalled"]:
+            self.stats.inc_value(STATS + f"flagged/{row['page_type'] or 'non_article'}")
+        row["_fetched_at"] = utc_iso(item.get("fetched_at"))  # for the seen-set; not a column
+        self._append("articles", row)
+
+    def _append(self, table: str, row: dict) -> None:
+        self.spool.append(table, row)
+        self.stats.inc_value(STATS + f"spooled/{table}")
+        if self.spool.pending >= self.batch_size:
+            self._flush()
+
+    def _tick(self) -> None:
+        first = self.spool.first_pending_at
+        if first is not None and time.monotonic() - first >= self.batch_seconds:
+            self.stats.inc_value(STATS + "time_flushes")
+            self._flush()
+        elif self.spool.has_sealed() and time.monotonic() >= self._next_merge:
+            self._merge(0.0)
+
+    def _flush(self, timeout: float = 0.0) -> None:
+        if self.spool.seal():
+            self.stats.inc_value(STATS + "batches")
+        if timeout or time.monotonic() >= self._next_merge:
+            self._merge(timeout)
+
+    def _merge(self, timeout: float) -> None:
+        try:
+            ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
+        except ArchiveError as exc:
+            logger.error("index: merge failed: %s (rows stay in the spool)", exc)
+            self.stats.inc_value(STATS + "merge_errors")
+            ok = False
+        if ok:
+            self._backoff = 0.0
+            self._next_merge = 0.0
+        else:
+            # A reader holds the file: try again later, without blocking the reactor.
+            self.stats.inc_value(STATS + "lock_waits")
+            self._backoff = min(2.0, self._backoff * 2 or 0.05)
+            self._next_merge = time.monotonic() + self._backoff
+        self._sync_stats()
+
+    def _sync_stats(self) -> None:
+        for k, v in self.merge_stats.items():
+            self.stats.set_value(STATS + k, v)
+
+    def _rebuild_fts(self) -> None:
+        from newsarchive.index.fts import rebuild_fts
+
+        started = time.monotonic()
+        try:
+            built = rebuild_fts(self.db_path, timeout=self.close_timeout)
+        except Exception as exc:  # the archive itself is complete; search can rebuild later
+            logger.error("index: full-text rebuild failed: %s", exc)
+            self.stats.inc_value(STATS + "fts_errors")
+            return
+        if built:
+            self.stats.set_value(STATS + "fts_seconds", round(time.monotonic() - started, 3))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
