@@ -1,0 +1,32 @@
+"""``newsarchive cdxj``: (re)build the pywb-format CDXJ index beside each WARC file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from newsarchive.warc.scan import warc_paths, write_index
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("cdxj", help="write <file>.cdxj indexes for WARC files")
+    p.add_argument("paths", nargs="*", default=["warc"], help="WARC files or directories")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = warc_paths(args.paths)
+    if not paths:
+        print("no WARC files found", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in paths:
+        try:
+            out = write_index(path)
+        except OSError as exc:
+            print(f"FAILED {path}: {exc}")
+            failed += 1
+            continue
+        lines = sum(1 for _ in open(out, encoding="utf-8"))
+        print(f"{out} ({lines} entries)")
+    return 1 if failed else 0

@@ -1,0 +1,106 @@
+"""``newsarchive show URL``: read one archived capture back through its WARC pointer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from newsarchive.warc.lookup import all_entries, find_capture, load_capture, parse_at
+from newsarchive.warc.records import WarcFormatError, decode_content
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("show", help="print an archived capture of a URL")
+    p.add_argument("url")
+    p.add_argument("--at", help="timestamp (YYYYmmddHHMMSS prefix or ISO); default: latest")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--raw", action="store_true", help="HTTP response as stored")
+    mode.add_argument("--html", action="store_true", help="decoded body")
+    mode.add_argument("--text", action="store_true", help="extracted article text")
+    p.add_argument("--warc-dir", default=None, help="WARC directory (default: settings)")
+    p.set_defaults(func=run)
+
+
+def _warc_dir(args: argparse.Namespace) -> str:
+    if args.warc_dir:
+        return args.warc_dir
+    from newsarchive import settings
+
+    return getattr(settings, "NEWSARCHIVE_WARC_DIR", "warc")
+
+
+def _html_text(body: bytes, content_type: str | None) -> str:
+    from w3lib.encoding import html_to_unicode
+
+    _, text = html_to_unicode(content_type, body)
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = _warc_dir(args)
+    try:
+        at = parse_at(args.at) if args.at else None
+    except ValueError:
+        print(f"bad --at value {args.at!r}", file=sys.stderr)
+        return 2
+    entries = all_entries(directory)
+    entry = find_capture(entries, args.url, at)
+    if entry is None:
+        print(f"no capture of {args.url} in {directory}", file=sys.stderr)
+        return 1
+    try:
+        cap = load_capture(directory, entries, entry)
+    except (OSError, LookupError, WarcFormatError) as exc:
+        print(f"cannot read capture: {exc}", file=sys.stderr)
+        return 1
+    rec = cap.record
+    out = sys.stdout.buffer
+    if args.raw:
+        out.write(rec.http_head + cap.payload)
+        out.flush()
+        return 0
+    enc = rec.http_header_list("Content-Encoding")
+    ctype = rec.http_header("Content-Type")
+    if args.html or args.text:
+        try:
+            body = decode_content(cap.payload, enc)
+        except Exception as exc:  # noqa: BLE001 - report any decoder failure
+            print(f"body does not decode ({', '.join(enc)}): {exc}", file=sys.stderr)
+            return 1
+        html = _html_text(body, ctype)
+        if args.html:
+            out.write(html.encode("utf-8"))
+            out.flush()
+            return 0
+        text = _extract_text(html, rec.url)
+        if text is None:
+            print("no article text could be extracted", file=sys.stderr)
+            return 1
+        out.write(text.encode("utf-8") + b"\n")
+        out.flush()
+        return 0
+    print(f"url:       {rec.url}")
+    print(f"date:      {rec.header('WARC-Date')}")
+    print(
+        f"type:      {rec.type}" + (f" of {cap.payload_record.id}" if rec.type == "revisit" else "")
+    )
+    print(f"status:    {rec.http_status_line}")
+    print(f"digest:    {rec.header('WARC-Payload-Digest')}")
+    print(f"pointer:   {entry.filename} offset {entry.offset} length {entry.length}")
+    print(f"body:      {len(cap.payload)} bytes stored")
+    for k, v in rec.http_headers:
+        print(f"  {k}: {v}")
+    return 0
+
+
+def _extract_text(html: str, url: str) -> str | None:
+    try:
+        from newsarchive.extract import extract_article
+    except ImportError:
+        extract_article = None
+    if extract_article is not None:
+        article = extract_article(html, url)
+        return article.text if article is not None else None
+    import trafilatura
+
+    return trafilatura.extract(html, url=url)
