@@ -1,0 +1,190 @@
+"""``extract_article``: clean article text and metadata from one HTML page.
+
+The page is parsed once with lxml. Structured metadata (JSON-LD, meta tags) is read from
+that tree, captions/credits are collected, boilerplate is pruned by generic markup rules
+(plus the outlet's registry ``prune`` selectors), and the pruned tree goes to trafilatura.
+JSON-LD ``articleBody`` competes with trafilatura's text when it is clearly more complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura.metadata import extract_author, extract_metadata
+from trafilatura.utils import load_html
+
+from newsarchive.extract import detect
+from newsarchive.extract.article import Article
+from newsarchive.extract.clean import collect_and_prune
+from newsarchive.extract.meta import Meta, iso_date, read_meta, split_names
+
+log = logging.getLogger(__name__)
+_TOK = re.compile(r"\w+")
+# Short lines that are links to other stories or promos, whatever the markup.
+_JUNK_LINE = re.compile(
+    r"^(?:read more|more|related|read also|also read|see also|watch|listen|recommended|"
+    r"most read|trending|click here|sign up|subscribe|follow us|get the latest|"
+    r"join us|download the|advertisement|story continues|continue reading|share this|"
+    r"related articles?|more on this|more from|read next|up next|don't miss|must read|"
+    r"latest|top stories|promoted)\b[^\n]{0,160}$",
+    re.I,
+)
+_JUNK_LINE_EXACT = re.compile(r"^(?:advertisement|ad|share|copy link|close|loading\.*)$", re.I)
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def _outlet(outlet, url: str | None):
+    from newsarchive import registry
+
+    if outlet is None:
+        if not url:
+            return None
+        try:
+            return registry.outlet_for_url(url)
+        except (OSError, registry.RegistryError) as exc:
+            log.warning("registry unavailable for outlet lookup: %s", exc)
+            return None
+    if isinstance(outlet, str):
+        try:
+            return registry.load_outlets().get(outlet)
+        except (OSError, registry.RegistryError) as exc:
+            log.warning("registry unavailable for outlet %r: %s", outlet, exc)
+            return None
+    return outlet
+
+
+def _decode(html: bytes | str, encoding: str | None) -> bytes | str:
+    if isinstance(html, bytes) and encoding:
+        try:
+            return html.decode(encoding, "replace")
+        except LookupError:
+            return html
+    return html
+
+
+def _toks(s: str) -> list[str]:
+    return _TOK.findall(s.lower())
+
+
+def _coverage(part: str, whole: str) -> float:
+    """Share of ``part``'s tokens that also occur in ``whole`` (bag of words)."""
+    p, w = Counter(_toks(part)), Counter(_toks(whole))
+    n = sum(p.values())
+    return sum((p & w).values()) / n if n else 0.0
+
+
+def _body_paragraphs(body: str) -> str:
+    lines = [" ".join(x.split()) for x in re.split(r"\n+", body)]
+    return "\n".join(x for x in lines if x)
+
+
+def _clean_lines(text: str, captions: list[str], credits: list[str]) -> str:
+    drop = {" ".join(c.split()).lower() for c in captions + credits}
+    out = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s:
+            continue
+        low = s.lower()
+        if low in drop or _JUNK_LINE_EXACT.match(s):
+            continue
+        if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
+            continue
+        out.append(s)
+    return "\n".join(out)
+
+
+def extract_article(
+    html: bytes | str, url: str | None = None, *, outlet=None, encoding: str | None = None
+) -> Article | None:
+    """Extract the article of one page; None when the input is not an HTML page at all.
+
+    ``outlet`` is a registry ``Outlet``, its key, or None (looked up from ``url``).
+    Non-article pages (challenge, empty, video...) come back flagged, not as None.
+    """
+    if not html or not isinstance(html, bytes | str) or len(html) > MAX_BYTES:
+        return None
+    try:
+        tree = load_html(_decode(html, encoding))
+    except (ValueError, TypeError, etree.LxmlError) as exc:
+        log.debug("unparseable page %s: %s", url, exc)
+        return None
+    if tree is None or not isinstance(tree, HtmlElement):
+        return None
+    out = _outlet(outlet, url)
+    return _extract_tree(tree, url, out, html)
+
+
+def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) -> Article:
+    meta = read_meta(tree, url, outlet.name if outlet else None)
+    art = Article(
+        title=meta.title, subtitle=meta.subtitle, authors=meta.authors, published=meta.published,
+        modified=meta.modified, section=meta.section, tags=meta.tags, language=meta.language,
+        canonical_url=meta.canonical_url, image=meta.image,
+    )
+    head = raw[:60000] if isinstance(raw, str) else raw[:60000].decode("latin-1")
+    if detect.is_challenge(tree, meta.title, head):
+        art.is_article, art.page_type, art.challenge = False, "challenge", True
+        return art
+    if not (meta.title and meta.published):
+        _fallback_meta(tree, url, meta, art)
+    if not art.authors:
+        # trafilatura's byline heuristics, on the tree before bylines are pruned
+        byline = extract_author(tree)
+        if byline:
+            art.authors = split_names(byline.split(";"), {n.lower() for n in (
+                meta.site_name, outlet.name if outlet else None) if n})
+    paywall_marked = detect.paywall_markers(tree)
+
+    captions, credits = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
+    art.captions, art.credits = captions, credits
+    doc = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=False, include_comments=False, include_tables=True,
+        include_images=False, deduplicate=False,
+    )
+    text = (doc.text if doc is not None else "") or ""
+    text = _clean_lines(text, captions, credits)
+
+    body = meta.article_body
+    if body:
+        body = _body_paragraphs(body)
+        nb, nt = len(_toks(body)), len(_toks(text))
+        # articleBody wins when it is clearly longer and mostly contains what we found
+        # (it is then the full text, not a teaser or a junk-laden dump).
+        if nb > 1.3 * nt + 20 and (nt == 0 or _coverage(text, body) > 0.85):
+            text = _clean_lines(body, captions, credits)
+    art.text = text
+    art.word_count = len(_toks(text))
+
+    kind = detect.page_type(meta, meta.main_types or (meta.ld_types if not meta.main_types
+                                                       else set()))
+    if kind:
+        art.page_type = kind
+        art.is_article = kind == "liveblog" and art.word_count > 50
+    truncated = bool(meta.article_body) and art.word_count < 0.5 * len(_toks(meta.article_body))
+    if meta.free is False or (paywall_marked and art.word_count < 150) or truncated:
+        art.paywalled = True
+        if art.word_count < 150:
+            art.page_type, art.is_article = "paywall", False
+    if art.word_count < 30 and art.page_type == "article":
+        art.page_type, art.is_article = "empty", False
+    return art
+
+
+def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:
+    """trafilatura's metadata heuristics for whatever structured data did not give."""
+    try:
+        doc = extract_metadata(tree, url)
+    except (ValueError, TypeError, etree.LxmlError):
+        return
+    art.title = art.title or doc.title
+    art.published = art.published or iso_date(doc.date)
+    if not art.authors and doc.author:
+        art.authors = split_names(doc.author.split(";"), set())
+    art.section = art.section or (doc.categories[0] if doc.categories else None)
+    art.language = art.language or doc.language

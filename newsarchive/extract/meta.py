@@ -1,0 +1,277 @@
+"""Article metadata from structured data: JSON-LD first, then meta tags.
+
+Order of trust (most reliable first): the page's main JSON-LD article object, Open
+Graph / ``article:`` tags, the parse.ly / sailthru / Dublin Core / ``author`` meta
+tags, and only then the visible page (``h1``). trafilatura's own heuristics fill what
+is still missing (see ``core``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lxml.html import HtmlElement
+
+from newsarchive.extract import jsonld
+
+_WS = re.compile(r"\s+")
+_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.I)
+_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b)\s*", re.I)
+_ROLE = re.compile(
+    r"\s*(?:[-–—|,]\s*)?\b(?:senior|chief|staff|political|deputy)?\s*"
+    r"(?:reporter|correspondent|editor|writer|journalist|columnist|contributor)s?\b.*$",
+    re.I,
+)
+# Agencies, desks and photo credits: never a person author.
+_NOT_PERSON = re.compile(
+    r"^(?:associated press|the associated press|ap|afp|reuters|pa|pa media|press association|"
+    r"getty( images)?|bloomberg|staff|staff writer|editorial staff|newsroom|news desk|"
+    r"agencies|agency|wires?|web desk|digital desk|guest|admin|editor|\w+ staff|"
+    r"cnn|bbc( news)?|toi[\w ]*|dpa|upi|ians|pti|ani|xinhua|efe|anp|ansa)$",
+    re.I,
+)
+_IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .'-]*$")
+_URLISH = re.compile(r"^(?:https?:|www\.)|/|@|\.(?:com|org|net|co\.uk)\b", re.I)
+
+
+@dataclass
+class Meta:
+    title: str | None = None
+    subtitle: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    modified: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+    canonical_url: str | None = None
+    image: str | None = None
+    site_name: str | None = None
+    og_type: str | None = None
+    ld_types: set[str] = field(default_factory=set)
+    main_types: set[str] = field(default_factory=set)
+    article_body: str | None = None
+    free: bool | None = None
+    h1: str | None = None
+
+
+def clean(s: Any) -> str | None:
+    if not isinstance(s, str):
+        return None
+    s = _WS.sub(" ", s).strip()
+    return s or None
+
+
+def _meta_map(tree: HtmlElement) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in tree.iter("meta"):
+        key = m.get("property") or m.get("name") or m.get("itemprop") or m.get("http-equiv")
+        val = m.get("content")
+        if key and val and val.strip():
+            out.setdefault(key.strip().lower(), []).append(val.strip())
+    return out
+
+
+def iso_date(v: Any) -> str | None:
+    """Normalise a structured-data date to ISO 8601; keep the offset when given."""
+    s = clean(v if isinstance(v, str) else jsonld.text_value(v))
+    if not s:
+        return None
+    if re.fullmatch(r"\d{10}(\d{3})?", s):  # epoch seconds or ms
+        from datetime import UTC
+
+        n = int(s[:10])
+        return datetime.fromtimestamp(n, UTC).isoformat()
+    t = s.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", s) else s
+    t = re.sub(r"Z$", "+00:00", t)
+    t = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", t)
+    try:
+        return datetime.fromisoformat(t).isoformat()
+    except ValueError:
+        pass
+    m = re.match(r"(\d{4}-\d\d-\d\d)", s)
+    if m:
+        return m.group(1)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(s).isoformat()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def split_names(raw: list[str], exclude: set[str]) -> list[str]:
+    """Person names from author strings: drops "By", roles, agencies, outlet names, URLs."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in raw:
+        item = clean(item)
+        if not item or len(item) > 200:
+            continue
+        item = _BY.sub("", item)
+        for part in _SPLIT.split(item):
+            name = clean(_ROLE.sub("", _BY.sub("", part or "")))
+            if name and _NOT_PERSON.match(_IN_PLACE.sub("", name)):
+                continue
+            if not name or _URLISH.search(name):
+                continue
+            name = name.strip(" .-–—:")
+            low = name.lower()
+            if (
+                not name
+                or low in exclude
+                or _NOT_PERSON.match(name)
+                or len(name) < 3
+                or len(name.split()) > 5
+                or any(ch.isdigit() for ch in name)
+            ):
+                continue
+            if low not in seen:
+                seen.add(low)
+                out.append(name)
+    return out
+
+
+def _first(*vals: Any) -> str | None:
+    for v in vals:
+        if isinstance(v, list):
+            v = v[0] if v else None
+        v = clean(v if isinstance(v, str) else jsonld.text_value(v))
+        if v:
+            return v
+    return None
+
+
+def _site_suffix_stripped(title: str | None, names: set[str]) -> str | None:
+    """``Headline | Outlet`` -> ``Headline`` (only when the suffix names the site)."""
+    if not title:
+        return None
+    for sep in (" | ", " - ", " – ", " — ", " :: ", " * "):
+        if sep in title:
+            head, _, tail = title.partition(sep)
+            tails = [t.strip().lower() for t in title.split(sep)[1:]]
+            if any(t in names or t.removeprefix("the ") in names for t in tails) or any(
+                n and n in tail.lower() for n in names
+            ):
+                return head.strip()
+    return title
+
+
+def _norm(s: str) -> str:
+    return " ".join(re.findall(r"\w+", s.lower()))
+
+
+def choose_title(cands: list[tuple[str, str | None]], fallback: str | None) -> str | None:
+    """Vote among headline sources (og, twitter, h1, JSON-LD) after normalising.
+
+    Outlets often give a social or SEO variant in one source; the text most sources agree
+    on wins. A group confirmed by the visible ``h1`` beats a group of social tags only; a
+    lone og:title beats a lone h1 (site logos and kicker h1s are common).
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for src, val in cands:
+        if val:
+            groups.setdefault(_norm(val), []).append((src, val))
+    groups.pop("", None)
+    if not groups:
+        return fallback
+
+    def score(item: tuple[str, list[tuple[str, str]]]) -> float:
+        srcs = {s for s, _ in item[1]}
+        n = len(item[1])
+        return n + 0.5 * ("h1" in srcs and n >= 2) + 0.25 * ("og" in srcs) + 0.1 * ("ld" in srcs)
+
+    _, best = max(groups.items(), key=score)
+    by_src = dict(best)
+    return by_src.get("h1") or by_src.get("og") or by_src.get("ld") or best[0][1]
+
+
+def _tags(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [t.strip() for t in re.split(r"[,;]", v) if t.strip()]
+    if isinstance(v, list):
+        out: list[str] = []
+        for x in v:
+            out.extend(_tags(x) if isinstance(x, str) else [jsonld.text_value(x) or ""])
+        return [t for t in out if t]
+    return []
+
+
+def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None) -> Meta:
+    mm = _meta_map(tree)
+    g = mm.get
+    objs = jsonld.ld_objects(
+        [s.text or "" for s in tree.iter("script") if "ld+json" in (s.get("type") or "").lower()]
+    )
+    art = jsonld.main_article(objs, url) or {}
+    m = Meta()
+    for o in objs:
+        m.ld_types |= jsonld.types_of(o)
+    m.main_types = jsonld.types_of(art) if art else set()
+    m.site_name = _first(g("og:site_name"), (art.get("publisher") or {}) if isinstance(
+        art.get("publisher"), dict) else None)
+    names = {n.lower() for n in (m.site_name, outlet_name) if n}
+    names |= {n.removeprefix("the ") for n in names}
+
+    h1s = [clean(h.text_content()) for h in tree.iter("h1")]
+    m.h1 = next((h for h in h1s if h and len(h.split()) >= 3), None)
+    m.title = choose_title(
+        [
+            ("og", _site_suffix_stripped(_first(g("og:title")), names)),
+            ("tw", _site_suffix_stripped(_first(g("twitter:title")), names)),
+            ("h1", m.h1),
+            ("ld", _site_suffix_stripped(clean(html.unescape(jsonld.text_value(
+                art.get("headline")) or "")), names)),
+        ],
+        fallback=_site_suffix_stripped(
+            _first(g("parsely-title"), g("sailthru.title"), g("dc.title"),
+                   tree.findtext(".//title")), names),
+    )
+    m.subtitle = _first(art.get("description"), g("og:description"), g("description"),
+                        g("twitter:description"))
+    raw_authors = jsonld.people(art.get("author")) if art else []
+    exclude = set(names)
+    pub = art.get("publisher")
+    for p in pub if isinstance(pub, list) else [pub]:
+        if isinstance(p, dict) and isinstance(p.get("name"), str):
+            exclude.add(p["name"].strip().lower())
+    m.authors = split_names(raw_authors, exclude)
+    if not m.authors:
+        for key in ("author", "parsely-author", "sailthru.author", "dc.creator", "article:author",
+                    "byl", "cxenseparse:author"):
+            m.authors = split_names(g(key) or [], exclude)
+            if m.authors:
+                break
+    m.published = iso_date(_first(
+        art.get("datePublished"), g("article:published_time"), g("parsely-pub-date"),
+        g("sailthru.date"), g("dc.date.issued"), g("dc.date"), g("pubdate"),
+        g("publish-date"), g("date"), art.get("dateCreated"), g("og:updated_time") and None,
+    ))
+    m.modified = iso_date(_first(art.get("dateModified"), g("article:modified_time"),
+                                 g("og:updated_time")))
+    m.section = _first(art.get("articleSection"), g("article:section"), g("parsely-section"))
+    m.tags = _tags(art.get("keywords")) or _tags(g("article:tag") or []) or _tags(
+        _first(g("parsely-tags"), g("sailthru.tags"), g("news_keywords"), g("keywords")))
+    m.language = _first(art.get("inLanguage"), tree.get("lang"), g("content-language"),
+                        g("og:locale"))
+    if m.language:
+        m.language = m.language.replace("_", "-").split("-")[0].lower()[:8] or None
+    canon = None
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            canon = link.get("href").strip()
+            break
+    m.canonical_url = canon or _first(g("og:url")) or url
+    m.image = _first(art.get("image"), g("og:image"), g("twitter:image"))
+    m.og_type = _first(g("og:type"))
+    body = art.get("articleBody")
+    m.article_body = body.strip() if isinstance(body, str) and body.strip() else None
+    free = art.get("isAccessibleForFree")
+    if isinstance(free, str):
+        free = free.strip().lower() not in ("false", "0", "no")
+    m.free = free if isinstance(free, bool) else None
+    return m
