@@ -1,0 +1,465 @@
+"""The :class:`Replica`: every registry outlet as a synthetic site behind one local proxy.
+
+Routing maps an absolute URL onto a page of an outlet's :class:`Site`, a discovery document
+(robots, sitemaps, feeds, section fronts), an image, a redirect or a 404, and applies the
+wire policy (gzip, chunked, charset, cookies, conditional GET). Same seed and clock, same
+bytes. ``handle()`` can be called directly, without sockets.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import ssl
+import tempfile
+import threading
+import zlib
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import trustme
+
+from newsarchive.registry import Outlet, load_outlets
+from newsarchive.replica import markup, xmlfeeds
+from newsarchive.replica.server import Response, SentResponse, start_server
+from newsarchive.replica.site import ArticleTruth, Site
+
+WINDOWS_1252_OUTLET = "standard"
+COOKIE_OUTLET = "thesun"
+REDIRECT_OUTLET = "dailymail"
+RETRY_OUTLET = "express"
+FEED_AS_HTML = "https://metro.co.uk/feed/"
+_CA_LOCK = threading.Lock()
+_CA: trustme.CA | None = None
+
+
+def _shared_ca() -> trustme.CA:
+    global _CA
+    with _CA_LOCK:
+        if _CA is None:
+            _CA = trustme.CA(organization_name="newsarchive replica CA")
+        return _CA
+
+
+def _twin(host: str) -> str:
+    return host[4:] if host.startswith("www.") else f"www.{host}"
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+def fake_image(seed: str) -> bytes:
+    """A small deterministic JPEG-shaped byte string (SOI, JFIF APP0, data, EOI)."""
+    data = hashlib.shake_256(seed.encode()).digest(700)
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    return b"\xff\xd8" + app0 + b"\xff\xfe\x00\x12newsarchive-rep" + data + b"\xff\xd9"
+
+
+class Replica:
+    """Offline replica of the registry's outlets (see docs/ARCHITECTURE.md)."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        articles_per_outlet: int = 12,
+        now: datetime | None = None,
+        outlets: dict[str, Outlet] | None = None,
+        crawl_delay: float | dict[str, float] | None = None,
+    ):
+        if articles_per_outlet < 1:
+            raise ValueError("articles_per_outlet must be at least 1")
+        if now is None:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+        elif now.tzinfo is None:
+            raise ValueError("now must be timezone-aware (UTC)")
+        self.seed = seed
+        self.now = now.astimezone(UTC)
+        self.outlets = outlets if outlets is not None else load_outlets()
+        self.crawl_delay = crawl_delay
+        self.sites = {
+            k: Site(o, seed, articles_per_outlet, self.now) for k, o in self.outlets.items()
+        }
+        self.hosts: dict[str, str] = {}
+        for key, outlet in self.outlets.items():
+            for d in outlet.domains:
+                self.hosts.setdefault(d, key)
+            for d in outlet.domains:
+                self.hosts.setdefault(_twin(d), key)
+        self.sent: list[SentResponse] = []
+        self._lock = threading.RLock()
+        self._routes: dict[str, dict[str, tuple]] = {}
+        self._retry_url = (
+            self.sites[RETRY_OUTLET].url(articles_per_outlet - 1)
+            if RETRY_OUTLET in self.sites
+            else ""
+        )
+        self._retried: set[str] = set()
+        self._pub_seq = 0
+        self._server = None
+        self._thread = None
+        self.proxy_url = ""
+        self.ca = _shared_ca()
+        self._ca_file: Path | None = None
+
+    # ---- public API ------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self._server is not None:
+            return self.proxy_url
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert = self.ca.issue_cert(*sorted(self.hosts))
+        cert.configure_cert(ctx)
+        self._server, self._thread = start_server(
+            host, port, self.handle, self.is_registered, ctx, self._record
+        )
+        bound = self._server.server_address
+        self.proxy_url = f"http://{bound[0]}:{bound[1]}"
+        return self.proxy_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Replica:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        url = self.proxy_url or self.start()
+        return {
+            "http_proxy": url,
+            "https_proxy": url,
+            "HTTP_PROXY": url,
+            "HTTPS_PROXY": url,
+            "no_proxy": "",
+            "NO_PROXY": "",
+        }
+
+    def ca_file(self) -> str:
+        """Path of the CA certificate (PEM) that signs the replica's TLS certificate."""
+        if self._ca_file is None:
+            fd = tempfile.NamedTemporaryFile(
+                "wb", suffix=".pem", prefix="replica-ca-", delete=False
+            )
+            fd.write(self.ca.cert_pem.bytes())
+            fd.close()
+            self._ca_file = Path(fd.name)
+        return str(self._ca_file)
+
+    def is_registered(self, host: str) -> bool:
+        return host.lower() in self.hosts
+
+    def truth(self, outlet_key: str) -> list[ArticleTruth]:
+        site = self.sites[outlet_key]
+        with self._lock:
+            return [site.truth(n) for n in site.numbers()]
+
+    def truth_for(self, url: str) -> ArticleTruth | None:
+        host = (urlsplit(url).hostname or "").lower()
+        key = self.hosts.get(host)
+        if key is None:
+            return None
+        num = self.sites[key].lookup(url)
+        return None if num is None else self.sites[key].truth(num)
+
+    def publish(self, outlet_key: str, n: int) -> list[ArticleTruth]:
+        site = self.sites[outlet_key]
+        with self._lock:
+            nums = []
+            for _ in range(n):
+                self._pub_seq += 1
+                when = self.now - timedelta(seconds=max(0, 3600 - self._pub_seq))
+                nums += site.publish(1, when)
+            site._cache.clear()
+            self._routes.pop(outlet_key, None)
+            return [site.truth(num) for num in nums]
+
+    def update(self, outlet_key: str, n: int) -> list[ArticleTruth]:
+        site = self.sites[outlet_key]
+        with self._lock:
+            self._pub_seq += 1
+            floor = self.now - timedelta(seconds=max(0, 3600 - self._pub_seq))
+            picks = [num for num in site.newest(site.total) if site.in_window(num)][:n]
+            for num in picks:
+                rev = site.revision(num) + 1
+                when = max(floor, site.modified(num) + timedelta(seconds=1))
+                site.revisions[num] = (rev, when)
+            site._cache.clear()
+            return [site.truth(num) for num in picks]
+
+    @property
+    def edge_cases(self) -> dict[str, str]:
+        ny, dm = self.sites.get("nypost"), self.sites.get(REDIRECT_OUTLET)
+        cases: dict[str, str] = {}
+        if ny:
+            arts = [ny.url(n) for n in range(min(ny.total, 200))]
+            cases["gzip"] = next(u for u in arts if self._gzip_policy(u))
+            cases["chunked"] = next(u for u in arts if self._chunk_policy(u))
+            cases["not_found"] = f"https://{ny.host}/no-such-page-{self.seed}/"
+        if dm:
+            num = dm.total - 1
+            cases["redirect"] = f"https://{dm.host}/old{urlsplit(dm.url(num)).path}"
+        if "reuters" in self.sites:
+            cases["query_string"] = self.outlets["reuters"].sitemaps[0]
+        if COOKIE_OUTLET in self.sites:
+            cases["set_cookie_twice"] = self.sites[COOKIE_OUTLET].url(0)
+        if WINDOWS_1252_OUTLET in self.sites:
+            cases["windows_1252"] = self.sites[WINDOWS_1252_OUTLET].url(0)
+        if ny:
+            cases["binary"] = markup.img(ny, ny.truth(0), 0)
+        if xmlfeeds.BROKEN_SITEMAP_OUTLET in self.sites:
+            ex = self.sites[xmlfeeds.BROKEN_SITEMAP_OUTLET]
+            kids = xmlfeeds.children(ex, 0)
+            cases["malformed_sitemap"] = next(c.url for c in kids if c.kind == "malformed")
+            cases["sitemap_404"] = next(c.url for c in kids if c.kind == "missing")
+        if "metro" in self.sites:
+            cases["feed_as_html"] = FEED_AS_HTML
+            cases["sitemap_gz"] = next(
+                c.url for c in xmlfeeds.children(self.sites["metro"], 0) if c.url.endswith(".gz")
+            )
+        if self._retry_url:
+            cases["retry_after"] = self._retry_url
+        if dm:
+            for n in dm.extra_numbers:
+                if dm.kind(n) in ("challenge", "paywall", "empty"):
+                    cases[dm.kind(n)] = dm.url(n)
+        return cases
+
+    # ---- routing ---------------------------------------------------------------------------
+    def _record(self, sent: SentResponse) -> None:
+        with self._lock:
+            self.sent.append(sent)
+
+    def _routes_for(self, key: str) -> dict[str, tuple]:
+        routes = self._routes.get(key)
+        if routes is not None:
+            return routes
+        site = self.sites[key]
+        outlet = site.outlet
+        routes = {}
+        for host, owner in self.hosts.items():
+            if owner == key:
+                routes[f"https://{host}/robots.txt"] = ("robots", host)
+        for i, url in enumerate(outlet.news_sitemaps):
+            routes[url] = ("news", i)
+        for i, url in enumerate(outlet.sitemaps):
+            routes[url] = ("index", i)
+            for child in xmlfeeds.children(site, i):
+                if child.kind != "missing":
+                    routes[child.url] = ("child", child)
+        for i, url in enumerate(outlet.feeds):
+            routes[url] = ("feed", i)
+        for i, url in enumerate(outlet.sections):
+            routes[url] = ("section", i)
+        self._routes[key] = routes
+        return routes
+
+    def handle(
+        self, method: str, url: str, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        """Answer one request for an absolute URL (the proxy calls this per request)."""
+        headers = headers or []
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        key = self.hosts.get(host)
+        if key is None:
+            from newsarchive.replica.server import refusal
+
+            return refusal(host)
+        if method not in ("GET", "HEAD"):
+            return self._text(405, "text/plain", b"only GET and HEAD\n", url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        if parts.scheme == "http":
+            return self._redirect(301, f"https://{host}{target}")
+        clean = f"https://{host}{target}"
+        with self._lock:
+            resp = self._route(key, host, clean, parts, headers)
+        return resp
+
+    def _route(self, key: str, host: str, url: str, parts, headers) -> Response:
+        site = self.sites[key]
+        routes = self._routes_for(key)
+        hit = routes.get(url)
+        if hit:
+            return self._document(site, hit, url, host, headers)
+        num = site.lookup(url)
+        if num is not None:
+            if url == self._retry_url and url not in self._retried:
+                self._retried.add(url)
+                return Response(
+                    429,
+                    [("Retry-After", "1"), ("Content-Type", "text/plain"), *self._common()],
+                    b"slow down\n",
+                )
+            return self._page(site, num, url, headers)
+        path = parts.path
+        if path.startswith("/img/") and path.endswith(".jpg"):
+            return Response(
+                200,
+                [
+                    ("Content-Type", "image/jpeg"),
+                    *self._common(),
+                    ("Cache-Control", "max-age=86400"),
+                ],
+                fake_image(f"{self.seed}:{url}"),
+            )
+        if path.startswith(("/search/", "/private/")):
+            return self._html(
+                site, url, markup.simple_page("Restricted", "Not for crawlers."), headers
+            )
+        if path.startswith("/old/"):
+            target = f"https://{site.host}{path[4:]}"
+            if site.lookup(target) is not None:
+                return self._redirect(301, target)
+        if key == "nypost" and path == "/" and "p" in parse_qs(parts.query):
+            p = parse_qs(parts.query)["p"][0]
+            if p.isdigit() and int(p) < site.total:
+                return self._redirect(301, site.url(int(p)))
+        if host != site.host:
+            moved = url.replace(f"//{host}/", f"//{site.host}/", 1)
+            if moved in routes or site.lookup(moved) is not None:
+                return self._redirect(301, moved)
+        return self._text(
+            404,
+            "text/html; charset=utf-8",
+            markup.simple_page("Page not found", f"No page at {parts.path}.").encode(),
+            url,
+        )
+
+    # ---- responses -----------------------------------------------------------------------
+    def _common(self) -> list[tuple[str, str]]:
+        return [("Date", format_datetime(self.now, usegmt=True)), ("Server", "newsarchive-replica")]
+
+    def _text(self, status: int, ctype: str, body: bytes, url: str) -> Response:
+        return Response(
+            status,
+            [("Content-Type", ctype), *self._common()],
+            body,
+            chunked=self._chunk_policy(url),
+        )
+
+    def _redirect(self, status: int, location: str) -> Response:
+        body = f'<html><body>Moved to <a href="{location}">{location}</a></body></html>\n'.encode()
+        return Response(
+            status, [("Location", location), ("Content-Type", "text/html"), *self._common()], body
+        )
+
+    def _gzip_policy(self, url: str) -> bool:
+        return _crc(url) % 2 == 0
+
+    def _chunk_policy(self, url: str) -> bool:
+        return (_crc(url) >> 3) % 3 == 0
+
+    def _encode(self, resp: Response, url: str, headers) -> Response:
+        accept = next((v for k, v in headers if k.lower() == "accept-encoding"), "")
+        if "gzip" in accept.lower() and self._gzip_policy(url) and resp.body:
+            resp.body = gzip.compress(resp.body, mtime=0)
+            resp.headers.append(("Content-Encoding", "gzip"))
+            resp.headers.append(("Vary", "Accept-Encoding"))
+        resp.chunked = self._chunk_policy(url)
+        return resp
+
+    def _html(self, site: Site, url: str, text: str, headers, extra=()) -> Response:
+        if site.key == WINDOWS_1252_OUTLET:
+            body, ctype = (
+                text.encode("cp1252", "xmlcharrefreplace"),
+                "text/html; charset=windows-1252",
+            )
+        else:
+            body, ctype = text.encode("utf-8"), "text/html; charset=utf-8"
+        resp = Response(200, [("Content-Type", ctype), *self._common(), *extra], body)
+        return self._encode(resp, url, headers)
+
+    def _page(self, site: Site, num: int, url: str, headers) -> Response:
+        truth = site.truth(num)
+        extra = []
+        if site.key == COOKIE_OUTLET:
+            extra = [
+                ("Set-Cookie", "sid=replica; Path=/; HttpOnly"),
+                ("Set-Cookie", f"region={site.outlet.country}; Path=/; Max-Age=3600"),
+            ]
+        extra.append(
+            ("Last-Modified", format_datetime(site.modified(num).astimezone(UTC), usegmt=True))
+        )
+        return self._html(site, url, markup.render_page(site, truth), headers, extra)
+
+    def _document(self, site: Site, hit: tuple, url: str, host: str, headers) -> Response:
+        kind, arg = hit
+        if kind == "robots":
+            delay = (
+                self.crawl_delay.get(site.key)
+                if isinstance(self.crawl_delay, dict)
+                else self.crawl_delay
+            )
+            body = xmlfeeds.robots(site, delay, host).encode()
+            return self._encode(
+                Response(
+                    200, [("Content-Type", "text/plain; charset=utf-8"), *self._common()], body
+                ),
+                url,
+                headers,
+            )
+        if kind == "section":
+            return self._html(site, url, markup.section_page(site, arg, url), headers)
+        if kind == "feed" and url == FEED_AS_HTML:
+            page = markup.simple_page(
+                f"{site.outlet.name} feeds", "Our feeds have moved; see the app."
+            )
+            return self._html(site, url, page, headers)
+        if kind == "news":
+            text, newest = xmlfeeds.news_doc(site)
+        elif kind == "index":
+            text, newest = xmlfeeds.index_doc(site, arg)
+        elif kind == "child":
+            text, newest = xmlfeeds.child_doc(site, arg)
+        else:
+            text, newest = xmlfeeds.feed_doc(site, arg)
+        body = text.encode("utf-8")
+        if kind == "feed":
+            ctype = (
+                "application/atom+xml; charset=utf-8"
+                if site.style.atom
+                else "application/rss+xml; charset=utf-8"
+            )
+        else:
+            ctype = "application/xml; charset=utf-8"
+        gz = urlsplit(url).path.endswith(".gz")
+        if gz:
+            body, ctype = gzip.compress(body, mtime=0), "application/x-gzip"
+        etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        last_mod = format_datetime(newest.astimezone(UTC).replace(microsecond=0), usegmt=True)
+        validators = [("ETag", etag), ("Last-Modified", last_mod)]
+        if self._not_modified(headers, etag, newest):
+            return Response(304, [*self._common(), *validators])
+        resp = Response(200, [("Content-Type", ctype), *self._common(), *validators], body)
+        if gz:
+            resp.chunked = self._chunk_policy(url)
+            return resp
+        return self._encode(resp, url, headers)
+
+    @staticmethod
+    def _not_modified(headers, etag: str, newest: datetime) -> bool:
+        inm = next((v for k, v in headers if k.lower() == "if-none-match"), None)
+        if inm is not None:
+            tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+            return etag in tags or "*" in tags
+        ims = next((v for k, v in headers if k.lower() == "if-modified-since"), None)
+        if ims:
+            try:
+                since = parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                return False
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return newest.replace(microsecond=0) <= since
+        return False

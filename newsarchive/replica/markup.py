@@ -1,0 +1,327 @@
+"""HTML for the replica's pages, in the markup families real outlets use.
+
+A family decides the body container, paragraph and subheading tags, how photos carry their
+caption and credit (``<figure>/<figcaption>`` with a credit span, WordPress ``wp-caption``,
+Daily Mail's ``p.imageCaption``, Fox-style caption divs, slideshows) and which chrome sits
+in and around the body (read-more teasers, newsletter promos, ad slots, highlight bullets).
+The ground truth (:class:`ArticleTruth`) lists exactly the body paragraphs, captions and
+credits that end up on the page.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from newsarchive.replica.site import DETECTION, ArticleTruth, Site
+
+E = escape
+
+BODY = {
+    "nypost": ('<div class="single__content entry-content m-bottom">', "p", "h2"),
+    "reach": ('<div class="article-body" itemprop="articleBody">', "p", "h3"),
+    "wpclassic": ('<div class="entry-content">', "p", "h2"),
+    "dailymail": ('<div itemprop="articleBody">', 'p class="mol-para-with-font"', "h2"),
+    "wpcredit": ('<div class="article-content">', "p", "h2"),
+    "indy": ('<div id="main" class="article-body">', "p", "h2"),
+    "guardian": ('<div class="article-body-commercial-selector">', 'p class="dcr-para"', "h2"),
+    "bbc": ("<main><article>", "p", "h2"),
+    "fox": ('<div class="article-body">', "p", "h2"),
+    "arc": ('<div class="article-body" data-testid="article-body">', "p", "h2"),
+    "slideshow": ('<div class="article-content">', "p", "h3"),
+}
+
+
+def _close(opener: str) -> str:
+    return "</article></main>" if opener.startswith("<main>") else "</div>"
+
+
+def img(site: Site, t: ArticleTruth, i: int) -> str:
+    return f"https://{site.host}/img/{site.hexid(t.number)[:12]}-{i}.jpg"
+
+
+def figure(family: str, src: str, caption: str, credit: str) -> str:
+    c, k, im = E(caption), E(credit), f'<img src="{src}" alt="" width="960" height="540">'
+    if family == "nypost":
+        return (
+            f'<figure class="wp-block-image size-large">{im}<figcaption class="wp-element-caption">'
+            f'<span class="caption">{c}</span> <span class="credit">{k}</span></figcaption></figure>'
+        )
+    if family == "reach":
+        return (
+            f'<figure class="in-article-image">{im}<figcaption><span class="caption">{c}</span>'
+            f'<span class="credit">{k}</span></figcaption></figure>'
+        )
+    if family == "wpclassic":
+        return (
+            f'<div class="wp-caption aligncenter">{im}<p class="wp-caption-text">{c}</p>'
+            f'<span class="photo-credit">{k}</span></div>'
+        )
+    if family == "dailymail":
+        return (
+            f'<div class="artSplitter mol-img-group">{im}<p class="imageCaption">{c}</p>'
+            f'<span class="photo-credit">{k}</span></div>'
+        )
+    if family == "fox":
+        return (
+            f'<div class="image-ct inline">{im}<div class="caption"><p>{c} '
+            f'<span class="copyright">{k}</span></p></div></div>'
+        )
+    if family == "slideshow":
+        return (
+            f'<div class="slideshow"><div class="slide">{im}<div class="slide-caption">{c} '
+            f'<span class="slide-credit">{k}</span></div></div></div>'
+        )
+    if family == "bbc":
+        return (
+            f'<figure>{im}<span class="image-credit">{k}</span>'
+            f"<figcaption>{c}</figcaption></figure>"
+        )
+    return (
+        f'<figure class="element-image">{im}<figcaption>{c} <span class="credit">{k}</span>'
+        "</figcaption></figure>"
+    )
+
+
+def teaser(family: str, href: str, title: str) -> str:
+    if family == "reach":
+        return (
+            f'<aside class="read-more-links"><span class="read-more-links__text">Read More</span>'
+            f'<a href="{E(href)}">{E(title)}</a></aside>'
+        )
+    if family == "dailymail":
+        return f'<div class="art-ins mol-factbox"><a href="{E(href)}">RELATED: {E(title)}</a></div>'
+    if family == "wpclassic":
+        return f'<p class="more-link"><strong>MORE:</strong> <a href="{E(href)}">{E(title)}</a></p>'
+    return f'<div class="read-more"><a href="{E(href)}">Read more: {E(title)}</a></div>'
+
+
+PROMO = (
+    '<aside class="newsletter-promo"><h3>Get the morning briefing</h3><p>Our editors pick the '
+    'stories that matter, every weekday.</p><form action="/private/newsletter"><input '
+    'type="email" name="email"><button>Subscribe</button></form></aside>'
+)
+
+
+def chrome_head(site: Site, t: ArticleTruth, extra: str = "") -> str:
+    charset = "windows-1252" if site.key == "standard" else "utf-8"
+    img0 = img(site, t, 0)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="{charset}">'
+        f"<title>{E(t.title)} | {E(site.outlet.name)}</title>"
+        f'<link rel="canonical" href="{E(t.url)}">'
+        f'<meta property="og:title" content="{E(t.title)}">'
+        f'<meta property="og:url" content="{E(t.url)}">'
+        f'<meta property="og:type" content="article">'
+        f'<meta property="og:image" content="{img0}">'
+        f'<meta property="og:site_name" content="{E(site.outlet.name)}">'
+        f'<meta name="description" content="{E(t.subtitle)}">'
+        f'<meta property="article:published_time" content="{t.published}">'
+        f'<meta property="article:modified_time" content="{t.modified}">'
+        f'<meta name="author" content="{E(", ".join(t.authors))}">{extra}</head>\n<body>'
+        + nav(site)
+    )
+
+
+def nav(site: Site) -> str:
+    links = "".join(
+        f'<li><a href="/{s}/">{E(s.replace("-", " ").title())}</a></li>'
+        for s in site.style.sections
+    )
+    return (
+        f'<header class="site-header"><a class="logo" href="/">{E(site.outlet.name)}</a>'
+        f'<nav><ul>{links}<li><a href="/search/?q=news">Search</a></li></ul></nav></header>\n'
+    )
+
+
+FOOTER = (
+    '\n<footer class="site-footer"><a href="/private/account">My account</a> '
+    '<a href="/about/">About us</a> <p>Synthetic replica page for offline tests.</p>'
+    "</footer></body></html>\n"
+)
+
+
+def json_ld(site: Site, t: ArticleTruth, with_body: bool) -> str:
+    kind = {"live": "LiveBlogPosting", "video": "VideoObject", "gallery": "ImageGallery"}
+    data = {
+        "@context": "https://schema.org",
+        "@type": kind.get(t.kind, "NewsArticle"),
+        "headline": t.title,
+        "description": t.subtitle,
+        "url": t.url,
+        "mainEntityOfPage": t.url,
+        "datePublished": t.published,
+        "dateModified": t.modified,
+        "author": [{"@type": "Person", "name": a} for a in t.authors],
+        "articleSection": t.section,
+        "keywords": t.tags,
+        "image": [img(site, t, i) for i in range(max(1, len(t.figures)))],
+        "publisher": {"@type": "Organization", "name": site.outlet.name},
+    }
+    if t.kind == "paywall":
+        data["isAccessibleForFree"] = False
+        data["hasPart"] = {
+            "@type": "WebPageElement",
+            "isAccessibleForFree": False,
+            "cssSelector": ".paywall",
+        }
+    if with_body:
+        data["articleBody"] = "\n\n".join(t.paragraphs)
+    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return f'<script type="application/ld+json">{text}</script>'
+
+
+def byline(family: str, t: ArticleTruth) -> str:
+    names = " and ".join(
+        f'<a rel="author" href="/author/{a.lower().replace(" ", "-")}/">{E(a)}</a>'
+        for a in t.authors
+    )
+    return (
+        f'<div class="byline">By {names} <time datetime="{t.published}" class="published">'
+        f"{t.published[:10]} {t.published[11:16]} UTC</time>"
+        f'<span class="updated">Updated <time datetime="{t.modified}">{t.modified[:10]}'
+        "</time></span></div>"
+    )
+
+
+def render_page(site: Site, t: ArticleTruth) -> str:
+    """The HTML of one page (str; the caller encodes it)."""
+    if t.kind == "challenge":
+        return challenge_page(site)
+    if t.kind == "tag":
+        return tag_page(site, t)
+    family = site.style.family
+    with_body = family in ("arc", "bbc") and t.kind == "article"
+    head = chrome_head(site, t, json_ld(site, t, with_body))
+    parts = [
+        head,
+        f'<div class="article-header"><h1 class="headline">{E(t.title)}</h1>',
+        f'<p class="standfirst">{E(t.subtitle)}</p>',
+        byline(family, t),
+        "</div>",
+    ]
+    if t.bullets:
+        cls = "mol-bullets-with-font" if family == "dailymail" else "article-highlights"
+        parts.append(
+            f'<ul class="{cls}">' + "".join(f"<li>{E(b)}</li>" for b in t.bullets) + "</ul>"
+        )
+    if t.kind == "video":
+        parts.append(
+            f'<div class="video-player" data-video-id="{site.hexid(t.number)[:10]}">'
+            f'<video src="https://{site.host}/media/{site.hexid(t.number)[:10]}.mp4" '
+            "controls></video></div>"
+        )
+    opener, ptag, htag = BODY.get(family, BODY["guardian"])
+    pname = ptag.split(" ")[0]
+    parts.append(opener)
+    related = [n for n in (t.number - 1, t.number - 2, t.number - 3) if n >= 0]
+    figs = list(enumerate(t.figures))
+    for i, para in enumerate(t.paragraphs):
+        for fi, (cap, cred, at) in figs:
+            if at == i:
+                parts.append(figure(family, img(site, t, fi), cap, cred))
+        wrap_open, wrap_close = "", ""
+        if family == "bbc":
+            block = "subheadline-block" if i in t.subheads else "text-block"
+            wrap_open, wrap_close = f'<div data-component="{block}">', "</div>"
+        if i in t.subheads:
+            parts.append(f"{wrap_open}<{htag}>{E(para)}</{htag}>{wrap_close}")
+        else:
+            attrs = f' data-testid="paragraph-{i}"' if family == "arc" else ""
+            parts.append(f"{wrap_open}<{ptag}{attrs}>{E(para)}</{pname}>{wrap_close}")
+        if t.kind == "article":
+            if i == 1 and related:
+                parts.append(teaser(family, _rel_link(site, related[0], i), site.title(related[0])))
+            if i == 2:
+                parts.append(f'<div class="ad-slot" id="ad-inline-{i}" aria-hidden="true"></div>')
+            if i == 4:
+                parts.append(PROMO)
+    if t.kind == "paywall":
+        parts.append(
+            '<div class="paywall"><p>Subscribe to continue reading.</p>'
+            '<a href="/private/subscribe">See offers</a></div>'
+        )
+    if t.kind == "live":
+        parts.append(
+            '<div class="live-blog"><p class="live-status">This live coverage has ended.</p></div>'
+        )
+    parts.append(_close(opener))
+    if related and t.kind == "article":
+        items = "".join(
+            f'<li><a href="{E(site.url(n))}">{E(site.title(n))}</a></li>' for n in related
+        )
+        parts.append(
+            f'<section class="related-stories"><h2>More on this story</h2><ul>{items}</ul></section>'
+        )
+    parts.append(FOOTER)
+    return "".join(parts)
+
+
+def _rel_link(site: Site, num: int, i: int) -> str:
+    url = site.url(num)
+    return url.split(site.host, 1)[1] if i % 2 else url
+
+
+def challenge_page(site: Site) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Just a moment...</title>'
+        '<meta name="robots" content="noindex,nofollow"></head><body class="no-js">'
+        '<div id="challenge-running" class="challenge">Checking your browser before accessing '
+        f"{E(site.host)}. This check is automatic; please allow up to five seconds.</div>"
+        "<noscript>Please enable JavaScript and cookies to continue.</noscript>"
+        '<script>window._chl_opt={mode:"managed"};</script></body></html>\n'
+    )
+
+
+def tag_page(site: Site, t: ArticleTruth) -> str:
+    items = "".join(
+        f'<li><a href="{E(site.url(n))}">{E(site.title(n))}</a></li>' for n in site.newest(10)
+    )
+    paras = "".join(f"<p>{E(p)}</p>" for p in t.paragraphs)
+    return (
+        chrome_head(site, t) + f'<main class="tag-page"><h1>{E(t.title)}</h1>'
+        f'<div class="tag-description">{paras}</div><ul class="story-list">{items}</ul></main>'
+        + FOOTER
+    )
+
+
+def section_page(site: Site, index: int, url: str) -> str:
+    """A section front: links in every form a crawler must canonicalise."""
+    links = []
+    for j, n in enumerate(site.section_items(index)):
+        target = site.url(n)
+        path = target.split(site.host, 1)[1]
+        kind = site.kind(n)
+        if kind in DETECTION or kind != "article":
+            href = path
+        else:
+            href = (
+                target,
+                path,
+                target + "?utm_source=homepage&utm_medium=web",
+                path + "#comments",
+                _twin(site, target),
+            )[j % 5]
+        links.append(f'<li class="story"><a href="{E(href)}">{E(site.title(n))}</a></li>')
+    links.append('<li><a href="/search/?q=latest">Search the archive</a></li>')
+    links.append('<li><a href="/private/saved-stories">Saved stories</a></li>')
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{E(site.outlet.name)}'
+        f' - latest</title><link rel="canonical" href="{E(url)}"></head><body>'
+        + nav(site)
+        + f'<main class="section-front"><ul class="stories">{"".join(links)}</ul></main>'
+        + FOOTER
+    )
+
+
+def _twin(site: Site, url: str) -> str:
+    host = site.host
+    twin = host[4:] if host.startswith("www.") else f"www.{host}"
+    return url.replace(f"//{host}/", f"//{twin}/", 1)
+
+
+def simple_page(title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{E(title)}</title>'
+        f"</head><body><h1>{E(title)}</h1><p>{E(body)}</p></body></html>\n"
+    )

@@ -1,0 +1,247 @@
+"""The replica's HTTP proxy: plain absolute-URI requests and CONNECT tunnels with local TLS.
+
+Responses are written byte by byte here (status line, every header as given, chunk framing)
+so the replica controls exactly what goes on the wire: repeated headers, chunked or
+Content-Length bodies, gzip. It never opens an outbound connection; hosts outside the
+registry are refused with 403.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+MAX_LINE = 65536
+MAX_HEADERS = 200
+REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    502: "Bad Gateway",
+}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    chunked: bool = False
+
+
+@dataclass
+class SentResponse:
+    """One response as it left the replica (body without chunk framing, still encoded)."""
+
+    method: str
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    time: float
+    host: str
+    request_headers: list[tuple[str, str]] = field(default_factory=list, repr=False)
+
+
+# handler(method, url, request_headers) -> Response; url is absolute (scheme://host/target)
+Handler = Callable[[str, str, list[tuple[str, str]]], Response]
+
+
+def _read_head(rfile) -> tuple[str, list[tuple[str, str]]] | None:
+    line = rfile.readline(MAX_LINE + 1)
+    while line in (b"\r\n", b"\n"):  # tolerate stray CRLF between keep-alive requests
+        line = rfile.readline(MAX_LINE + 1)
+    if not line:
+        return None
+    headers = []
+    for _ in range(MAX_HEADERS):
+        h = rfile.readline(MAX_LINE + 1)
+        if h in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = h.decode("latin-1").partition(":")
+        headers.append((name.strip(), value.strip()))
+    return line.decode("latin-1").strip(), headers
+
+
+def _get(headers: list[tuple[str, str]], name: str) -> str:
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return ""
+
+
+def write_response(
+    wfile, method: str, resp: Response, keep_alive: bool
+) -> tuple[list[tuple[str, str]], bytes]:
+    """Write ``resp``; return the headers and the body as sent (body de-chunked)."""
+    reason = REASONS.get(resp.status, "Unknown")
+    headers = list(resp.headers)
+    no_body = resp.status in (204, 304) or 100 <= resp.status < 200
+    if not no_body:
+        if resp.chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            headers.append(("Content-Length", str(len(resp.body))))
+    headers.append(("Connection", "keep-alive" if keep_alive else "close"))
+    lines = [f"HTTP/1.1 {resp.status} {reason}"] + [f"{k}: {v}" for k, v in headers]
+    out = bytearray(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    if method != "HEAD" and not no_body:
+        if resp.chunked:
+            step = 4096
+            for i in range(0, len(resp.body), step):
+                piece = resp.body[i : i + step]
+                out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+            out += b"0\r\n\r\n"
+        else:
+            out += resp.body
+    wfile.write(bytes(out))
+    wfile.flush()
+    return headers, (b"" if no_body or method == "HEAD" else resp.body)
+
+
+class ProxyServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(
+        self,
+        addr,
+        handler: Handler,
+        is_registered: Callable[[str], bool],
+        ssl_context: ssl.SSLContext,
+        record: Callable[[SentResponse], None],
+    ):
+        self.app = handler
+        self.is_registered = is_registered
+        self.ssl_context = ssl_context
+        self.record = record
+        super().__init__(addr, _Conn)
+
+
+def refusal(host: str) -> Response:
+    msg = (
+        f"newsarchive replica: host {host} is not a registered outlet; nothing leaves loopback\n"
+    ).encode()
+    return Response(403, [("Content-Type", "text/plain; charset=utf-8")], msg)
+
+
+class _Conn(socketserver.BaseRequestHandler):
+    server: ProxyServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(60)
+        try:
+            rfile = sock.makefile("rb")
+            wfile = sock.makefile("wb")
+            head = _read_head(rfile)
+            if head is None:
+                return
+            line, headers = head
+            parts = line.split()
+            if len(parts) == 3 and parts[0].upper() == "CONNECT":
+                self._tunnel(sock, rfile, wfile, parts[1])
+                return
+            self._serve(rfile, wfile, "http", None, first=(line, headers))
+        except (OSError, ssl.SSLError, ValueError):
+            return
+
+    def _tunnel(self, sock, rfile, wfile, target: str) -> None:
+        host = target.rsplit(":", 1)[0].strip("[]").lower()
+        if not self.server.is_registered(host):
+            resp = refusal(host)
+            sent = write_response(wfile, "CONNECT", resp, keep_alive=False)
+            self._record("CONNECT", f"https://{target}", resp.status, sent, time.time(), host, [])
+            return
+        wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        wfile.flush()
+        tls = self.server.ssl_context.wrap_socket(sock, server_side=True)
+        self._serve(tls.makefile("rb"), tls.makefile("wb"), "https", host, first=None)
+        try:
+            tls.unwrap()
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+
+    def _serve(self, rfile, wfile, scheme: str, tunnel_host: str | None, first) -> None:
+        while True:
+            head = first or _read_head(rfile)
+            first = None
+            if head is None:
+                return
+            arrived = time.time()
+            line, headers = head
+            parts = line.split()
+            if len(parts) != 3:
+                write_response(
+                    wfile,
+                    "GET",
+                    Response(400, [("Content-Type", "text/plain")], b"bad request line\n"),
+                    False,
+                )
+                return
+            method, target, version = parts[0].upper(), parts[1], parts[2].upper()
+            length = _get(headers, "Content-Length")
+            if length.isdigit():
+                rfile.read(int(length))
+            if target.startswith(("http://", "https://")):
+                url = target
+            else:
+                host = tunnel_host or _get(headers, "Host").split(":")[0].lower()
+                url = f"{scheme}://{host}{target if target.startswith('/') else '/' + target}"
+            host = (urlsplit(url).hostname or "").lower()
+            if tunnel_host and host != tunnel_host:
+                url, host = url.replace(f"//{host}", f"//{tunnel_host}", 1), tunnel_host
+            conn_hdr = _get(headers, "Connection").lower()
+            keep = "close" not in conn_hdr and (version == "HTTP/1.1" or "keep-alive" in conn_hdr)
+            if not self.server.is_registered(host):
+                resp = refusal(host)
+            else:
+                try:
+                    resp = self.server.app(method, url, headers)
+                except Exception as exc:  # a bug must show as a 500 page, not a dead socket
+                    resp = Response(
+                        500, [("Content-Type", "text/plain")], f"replica error: {exc!r}\n".encode()
+                    )
+            sent = write_response(wfile, method, resp, keep)
+            self._record(method, url, resp.status, sent, arrived, host, headers)
+            if not keep:
+                return
+
+    def _record(self, method, url, status, sent, arrived, host, req_headers) -> None:
+        headers, body = sent
+        self.server.record(
+            SentResponse(method, url, status, headers, body, arrived, host, list(req_headers))
+        )
+
+
+def start_server(
+    host: str,
+    port: int,
+    handler: Handler,
+    is_registered: Callable[[str], bool],
+    ssl_context: ssl.SSLContext,
+    record: Callable[[SentResponse], None],
+) -> tuple[ProxyServer, threading.Thread]:
+    server = ProxyServer((host, port), handler, is_registered, ssl_context, record)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="newsarchive-replica",
+        daemon=True,
+    )
+    thread.start()
+    return server, thread
