@@ -23,16 +23,15 @@ def surt(url: str) -> str:
         head, rest = host.split(".", 1)
         if head[3:].isdigit() or head == "www":
             host = rest
-    labels = host.split(".")
-    if not all(p.isdigit() for p in labels):
-        labels.reverse()
-    key = ",".join(labels)
+    key = ",".join(reversed(host.split(".")))  # pywb reverses IP addresses too
     port = parts.port
     if port and not (
         (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
     ):
         key += f":{port}"
     path = parts.path or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
     query = ""
     if parts.query:
         query = "?" + urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
