@@ -34,3 +34,17 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent (it is read from there, never committed)")
     return CORPUS
+
+
+# ---- replica (owned by the replica helper) -----------------------------------------------
+@pytest.fixture
+def replica():
+    """A started offline replica of every outlet (seed 0, 12 articles each, clock = now)."""
+    from newsarchive.replica import Replica
+
+    r = Replica(seed=0, articles_per_outlet=12)
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()
