@@ -68,23 +68,22 @@ def _strs(value: Any) -> list[str] | None:
 
 
 def normalize_discovery(value: Any) -> dict | None:
-    """The discovery dict with a fixed key order (lists of keywords, ISO dates as given)."""
-    if not isinstance(value, dict) or not value:
+    """The discovery dict with the contract's keys only, in a fixed order, so the crawl and
+    ``reindex`` (which reads it back from the WARC metadata record) store the same JSON."""
+    if not isinstance(value, dict) or not value.get("source"):
         return None
-    out: dict[str, Any] = {k: None for k in DISCOVERY_KEYS}
-    for k, v in value.items():
-        k = str(k).replace("-", "_")
-        if k == "discovery":
-            k = "source"
+    out: dict[str, Any] = {}
+    for k in DISCOVERY_KEYS:
+        v = value.get(k)
         if k == "keywords":
             if isinstance(v, str):
-                v = [s.strip() for s in v.split(",") if s.strip()]
-            out[k] = _strs(v) or None
+                v = v.split(",")
+            # the WARC metadata record stores keywords comma-joined: commas become spaces
+            words = [" ".join(str(w).replace(",", " ").split()) for w in (v or ())]
+            out[k] = [w for w in words if w] or None
         else:
             out[k] = _str(v) if v not in ("", None) else None
-    return {k: out[k] for k in DISCOVERY_KEYS} | {
-        k: out[k] for k in sorted(out) if k not in DISCOVERY_KEYS
-    }
+    return out
 
 
 def capture_row(capture: dict) -> dict:
