@@ -91,6 +91,7 @@ class Replica:
         self.sent: list[SentResponse] = []
         self._lock = threading.RLock()
         self._routes: dict[str, dict[str, tuple]] = {}
+        self._docs: dict[str, tuple[str, datetime]] = {}  # discovery documents, until a change
         self._retry_url = (
             self.sites[RETRY_OUTLET].url(articles_per_outlet - 1)
             if RETRY_OUTLET in self.sites
@@ -181,6 +182,7 @@ class Replica:
                 when = self.now - timedelta(seconds=max(0, 3600 - self._pub_seq))
                 nums += site.publish(1, when)
             site._cache.clear()
+            self._docs.clear()
             self._routes.pop(outlet_key, None)
             return [site.truth(num) for num in nums]
 
@@ -195,6 +197,7 @@ class Replica:
                 when = max(floor, site.modified(num) + timedelta(seconds=1))
                 site.revisions[num] = (rev, when)
             site._cache.clear()
+            self._docs.clear()
             return [site.truth(num) for num in picks]
 
     @property
@@ -416,6 +419,13 @@ class Replica:
                 f"{site.outlet.name} feeds", "Our feeds have moved; see the app."
             )
             return self._html(site, url, page, headers)
+        cached = self._docs.get(url)
+        if cached is None:
+            cached = self._docs[url] = self._xml(site, kind, arg)
+        text, newest = cached
+        return self._xml_response(site, kind, url, text, newest, headers)
+
+    def _xml(self, site: Site, kind: str, arg) -> tuple[str, datetime]:
         if kind == "news":
             text, newest = xmlfeeds.news_doc(site)
         elif kind == "index":
@@ -424,6 +434,11 @@ class Replica:
             text, newest = xmlfeeds.child_doc(site, arg)
         else:
             text, newest = xmlfeeds.feed_doc(site, arg)
+        return text, newest
+
+    def _xml_response(
+        self, site: Site, kind: str, url: str, text: str, newest: datetime, headers
+    ) -> Response:
         body = text.encode("utf-8")
         if kind == "feed":
             ctype = (

@@ -284,6 +284,7 @@ class Site:
         subheads: list[int] = []
         figures: list[tuple[str, str, int]] = []
         bullets: list[str] = []
+        used: set[str] = set()
         n_par = rnd.randint(6, 10)
         if kind in ("video", "tag", "live", "gallery"):
             n_par = 2
@@ -300,7 +301,7 @@ class Site:
             ):
                 subheads.append(len(paragraphs))
                 paragraphs.append(gen.subhead(rnd))
-            paragraphs.append(gen.paragraph(rnd))
+            paragraphs.append(gen.paragraph(rnd, used))
         n_fig = {"article": rnd.randint(2, 4), "gallery": 4, "paywall": 1}.get(kind, 0)
         for _ in range(n_fig):
             # figure placed before paragraph index `at` (0 = lead image above the body)

@@ -348,9 +348,18 @@ class TextGen:
             money=f"{self.currency}{rnd.randint(2, 90)}m",
         )
 
-    def paragraph(self, rnd: random.Random) -> str:
-        picks = rnd.sample(SENTENCES, rnd.randint(2, 4))
-        return " ".join(self._fill(t, rnd) for t in picks)
+    def paragraph(self, rnd: random.Random, used: set[str] | None = None) -> str:
+        """2-4 sentences; none repeats one already in ``used`` (the article so far)."""
+        used = set() if used is None else used
+        out = []
+        for template in rnd.sample(SENTENCES, rnd.randint(2, 4)):
+            for _ in range(20):
+                sentence = self._fill(template, rnd)
+                if sentence not in used:
+                    break
+            used.add(sentence)
+            out.append(sentence)
+        return " ".join(out)
 
     def subhead(self, rnd: random.Random) -> str:
         return self._fill(rnd.choice(SUBHEADS), rnd)
