@@ -38,11 +38,18 @@ _JUNK_SUB = (
     "see-also", "adslot", "ad-slot", "adunit", "ad-unit", "adcontainer", "ad-container",
     "adwrapper", "ad-wrapper", "inline-ad", "advert",
 )
+# Boxes and embeds beside the story: removed even when long (a fact box can hold a full
+# transcript), as long as they are not the page's main container.
+_STRONG_SUB = (
+    "factbox", "fact-box", "infobox", "info-box", "twitter-tweet", "instagram-media",
+    "tiktok-embed", "fb-post", "embedded-tweet", "social-embed", "reddit-embed",
+)
 # Word pairs that mark boilerplate only together (a lone "more" or "list" is harmless).
 _JUNK_PAIRS = (
     ("read", "more"), ("more", "stories"), ("more", "from"), ("also", "read"),
     ("you", "may"), ("see", "also"), ("most", "read"), ("more", "on"), ("bullet", "list"),
-    ("highlights",), ("bullets",), ("summary", "list"), ("key", "points"),
+    ("author", "bio"), ("author", "info"), ("about", "author"), ("bio",), ("byline",),
+    ("bylines",),
 )
 _JUNK_ROLES = {
     "complementary", "navigation", "banner", "contentinfo", "dialog", "alertdialog", "search",
@@ -163,7 +170,12 @@ def collect_and_prune(
                 doomed.append(el)
             continue
         tokens = _attr_tokens(el)
-        if tokens and _is_junk_attr(tokens) and not protected(el):
+        if not tokens:
+            continue
+        low = " ".join(tokens).lower()
+        if any(x in low for x in _STRONG_SUB):
+            doomed.append(el)
+        elif _is_junk_attr(tokens) and not protected(el):
             doomed.append(el)
 
     for sel in extra_selectors:

@@ -8,6 +8,7 @@ JSON-LD ``articleBody`` competes with trafilatura's text when it is clearly more
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import re
 from collections import Counter
@@ -32,6 +33,14 @@ _JUNK_LINE = re.compile(
     r"join us|download the|advertisement|story continues|continue reading|share this|"
     r"related articles?|more on this|more from|read next|up next|don't miss|must read|"
     r"latest|top stories|promoted)\b[^\n]{0,160}$",
+    re.I,
+)
+# Contact and follow-us promos that outlets append to every story.
+_PROMO_LINE = re.compile(
+    r"^(?:got a story|do you have a story|have you got a story|for more stories like this|"
+    r"follow (?:us|[\w.]+) on (?:twitter|x|facebook|instagram)|sign up (?:for|to) (?:our|the)|"
+    r"this is a breaking news? story|this story is developing|this is a developing story|"
+    r"this article (?:is|was) (?:originally )?published|get in touch with our news team)",
     re.I,
 )
 _JUNK_LINE_EXACT = re.compile(r"^(?:advertisement|ad|share|copy link|close|loading\.*)$", re.I)
@@ -83,16 +92,26 @@ def _body_paragraphs(body: str) -> str:
     return "\n".join(x for x in lines if x)
 
 
-def _clean_lines(text: str, captions: list[str], credits: list[str]) -> str:
+def _norm(s: str | None) -> str:
+    return " ".join(_toks(s or ""))
+
+
+def _clean_lines(
+    text: str, captions: list[str], credits: list[str], title: str | None = None,
+    h1: str | None = None,
+) -> str:
     drop = {" ".join(c.split()).lower() for c in captions + credits}
+    heads = {_norm(title), _norm(h1)} - {""}
     out = []
     for line in text.split("\n"):
         s = line.strip()
         if not s:
             continue
         low = s.lower()
-        if low in drop or _JUNK_LINE_EXACT.match(s):
+        if low in drop or _JUNK_LINE_EXACT.match(s) or (len(s) < 400 and _PROMO_LINE.match(s)):
             continue
+        if len(out) < 3 and _norm(s) in heads:
+            continue  # the headline repeated at the top of the body
         if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
             continue
         out.append(s)
@@ -141,6 +160,7 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
                 meta.site_name, outlet.name if outlet else None) if n})
     paywall_marked = detect.paywall_markers(tree)
 
+    page_before = _visible_text(tree) if meta.article_body else ""
     captions, credits = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
     art.captions, art.credits = captions, credits
     doc = trafilatura.bare_extraction(
@@ -148,16 +168,10 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         include_images=False, deduplicate=False,
     )
     text = (doc.text if doc is not None else "") or ""
-    text = _clean_lines(text, captions, credits)
+    text = _clean_lines(text, captions, credits, art.title, meta.h1)
 
-    body = meta.article_body
-    if body:
-        body = _body_paragraphs(body)
-        nb, nt = len(_toks(body)), len(_toks(text))
-        # articleBody wins when it is clearly longer and mostly contains what we found
-        # (it is then the full text, not a teaser or a junk-laden dump).
-        if nb > 1.3 * nt + 20 and (nt == 0 or _coverage(text, body) > 0.85):
-            text = _clean_lines(body, captions, credits)
+    if meta.article_body:
+        text = _compete(text, meta.article_body, page_before, tree, captions, credits, art.title)
     art.text = text
     art.word_count = len(_toks(text))
 
@@ -174,6 +188,30 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     if art.word_count < 30 and art.page_type == "article":
         art.page_type, art.is_article = "empty", False
     return art
+
+
+def _visible_text(tree: HtmlElement) -> str:
+    body = tree.find("body")
+    if body is None:
+        return ""
+    return body.text_content()
+
+
+def _compete(
+    text: str, raw_body: str, page_before: str, tree: HtmlElement,
+    captions: list[str], credits: list[str], title: str | None,
+) -> str:
+    """JSON-LD articleBody replaces trafilatura's text when it is clearly more complete
+    and is not a dump of what pruning removed (boxes, video players, teasers)."""
+    body = _body_paragraphs(html_lib.unescape(raw_body))
+    nb, nt = len(_toks(body)), len(_toks(text))
+    if nb <= 1.3 * nt + 20 or (nt and _coverage(text, body) < 0.85):
+        return text
+    on_pruned = _coverage(body, _visible_text(tree))
+    on_page = _coverage(body, page_before)
+    if on_pruned < 0.9 and on_page > on_pruned + 0.05:
+        return text  # the extra text was on the page, but in blocks we removed on purpose
+    return _clean_lines(body, captions, credits, title)
 
 
 def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:

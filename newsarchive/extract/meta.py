@@ -35,6 +35,8 @@ _NOT_PERSON = re.compile(
     re.I,
 )
 _IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .'-]*$")
+_NOT_NAME = re.compile(r"[()\[\]{}<>=\"]|\b(?:image|images|photo|photos|picture|pictures|"
+                       r"getty|shutterstock|alamy|istock|video|updated|published)\b", re.I)
 _URLISH = re.compile(r"^(?:https?:|www\.)|/|@|\.(?:com|org|net|co\.uk)\b", re.I)
 
 
@@ -117,7 +119,7 @@ def split_names(raw: list[str], exclude: set[str]) -> list[str]:
             name = clean(_ROLE.sub("", _BY.sub("", part or "")))
             if name and _NOT_PERSON.match(_IN_PLACE.sub("", name)):
                 continue
-            if not name or _URLISH.search(name):
+            if not name or _URLISH.search(name) or _NOT_NAME.search(name):
                 continue
             name = name.strip(" .-–—:")
             low = name.lower()
@@ -201,6 +203,16 @@ def _tags(v: Any) -> list[str]:
     return []
 
 
+def _microdata(tree: HtmlElement) -> dict[str, str]:
+    """schema.org microdata dates (``<time itemprop="datePublished" datetime=...>``)."""
+    out: dict[str, str] = {}
+    for el in tree.xpath('//*[@itemprop="datePublished" or @itemprop="dateModified"]'):
+        val = el.get("datetime") or el.get("content")
+        if val:
+            out.setdefault(el.get("itemprop"), val)
+    return out
+
+
 def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None) -> Meta:
     mm = _meta_map(tree)
     g = mm.get
@@ -246,12 +258,13 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
             m.authors = split_names(g(key) or [], exclude)
             if m.authors:
                 break
+    micro = _microdata(tree)
     m.published = iso_date(_first(
-        art.get("datePublished"), g("article:published_time"), g("parsely-pub-date"),
+        art.get("datePublished"), micro.get("datePublished"), g("article:published_time"), g("parsely-pub-date"),
         g("sailthru.date"), g("dc.date.issued"), g("dc.date"), g("pubdate"),
         g("publish-date"), g("date"), art.get("dateCreated"), g("og:updated_time") and None,
     ))
-    m.modified = iso_date(_first(art.get("dateModified"), g("article:modified_time"),
+    m.modified = iso_date(_first(art.get("dateModified"), micro.get("dateModified"), g("article:modified_time"),
                                  g("og:updated_time")))
     m.section = _first(art.get("articleSection"), g("article:section"), g("parsely-section"))
     m.tags = _tags(art.get("keywords")) or _tags(g("article:tag") or []) or _tags(
