@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -23,6 +24,7 @@ from newsarchive.replica import Replica
 from newsarchive.urls import canonicalize_url, primary_host_map
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -460,3 +462,46 @@ def test_registry_hosts_all_served():
     for key, outlet in load_outlets().items():
         for url in outlet.discovery_urls:
             assert r.handle("GET", url).status == 200, (key, url)
+
+
+def test_cli_serves_until_interrupted(tmp_path):
+    import signal
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "replica",
+            "--port",
+            "0",
+            "--scale",
+            "5",
+            "--seed",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        proxy = ""
+        for _ in range(10):
+            line = proc.stdout.readline()
+            if line.startswith("proxy: "):
+                proxy = line.split()[1]
+            if line.startswith("example: "):
+                assert f"https_proxy={proxy}" in line and "scrapy crawl nypost" in line
+                break
+        port = int(proxy.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "http://www.cbc.ca/robots.txt")
+        assert conn.getresponse().status == 301
+        conn.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert "served 1 responses" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
