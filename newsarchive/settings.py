@@ -46,7 +46,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 EXTENSIONS = {
-    # "newsarchive.warc.WarcWriter": 100,
+    "newsarchive.warc.WarcWriter": 100,
 }
 
 ITEM_PIPELINES = {
