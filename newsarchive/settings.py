@@ -72,5 +72,4 @@ def replica_overrides(concurrency: int = 16) -> dict:
         "RANDOMIZE_DOWNLOAD_DELAY": False,
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-        "NEWSARCHIVE_CRAWL_DELAY_MAX": 0,
     }

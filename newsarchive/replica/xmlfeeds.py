@@ -106,7 +106,9 @@ def index_doc(site: Site, index_pos: int) -> tuple[str, datetime]:
     newest = site.now.replace(year=2000)
     for child in children(site, index_pos):
         nums = child_items(site, child) or child_items(site, Child("", "articles", 0))
-        mod = max(site.modified(n) for n in nums) if nums else site.now
+        # Broken children are listed as fresh, so a crawler honouring lastmod still meets them.
+        fresh = child.kind in ("malformed", "missing") or not nums
+        mod = site.now if fresh else max(site.modified(n) for n in nums)
         newest = max(newest, mod)
         rows.append(f"<sitemap><loc>{x(child.url)}</loc><lastmod>{iso(mod)}</lastmod></sitemap>")
     body = (
