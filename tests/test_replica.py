@@ -296,6 +296,7 @@ def test_truth_paragraphs_captions_credits_are_on_the_page(fixed):
             for text in t.paragraphs + t.captions + t.credits:
                 assert escape(text) in page, (key, text)
             assert t.text == "\n".join(t.paragraphs)
+            assert len(set(t.captions)) == len(t.captions) and len(set(t.credits)) == len(t.credits)
             doc = html.fromstring(resp.body)
             ld = json.loads(doc.xpath('//script[@type="application/ld+json"]/text()')[0])
             assert ld["headline"] == t.title and ld["datePublished"] == t.published
@@ -505,3 +506,15 @@ def test_cli_serves_until_interrupted(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_gallery_is_a_slideshow_with_exact_captions(fixed):
+    for key in ("nypost", "bbc", "cnbc"):
+        t = next(t for t in fixed.truth(key) if t.kind == "gallery")
+        doc = html.fromstring(fixed.handle("GET", t.url).body)
+        slides = doc.xpath('//div[contains(@class,"slideshow")]/div[@class="slide"]')
+        assert len(slides) == len(t.captions) == 4
+        credits = [s.xpath('.//span[@class="slide-credit"]/text()')[0] for s in slides]
+        captions = [s.xpath('.//div[@class="slide-caption"]/text()')[0].strip() for s in slides]
+        assert credits == t.credits and captions == t.captions
+        assert not fixed.outlets[key].is_article_url(t.url)

@@ -180,6 +180,8 @@ class Replica:
             for _ in range(n):
                 self._pub_seq += 1
                 when = self.now - timedelta(seconds=max(0, 3600 - self._pub_seq))
+                # Never older than the newest page: number order stays publication order.
+                when = max(when, site.published(site.total - 1) + timedelta(seconds=1))
                 nums += site.publish(1, when)
             site._cache.clear()
             self._docs.clear()

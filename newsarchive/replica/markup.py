@@ -216,6 +216,14 @@ def render_page(site: Site, t: ArticleTruth) -> str:
     parts.append(opener)
     related = [n for n in (t.number - 1, t.number - 2, t.number - 3) if n >= 0]
     figs = list(enumerate(t.figures))
+    if t.kind == "gallery":  # galleries are one slideshow of all their photos
+        slides = "".join(
+            f'<div class="slide"><img src="{img(site, t, i)}" alt=""><div class="slide-caption">'
+            f'{E(cap)} <span class="slide-credit">{E(cred)}</span></div></div>'
+            for i, (cap, cred, _) in figs
+        )
+        parts.append(f'<div class="slideshow gallery">{slides}</div>')
+        figs = []
     for i, para in enumerate(t.paragraphs):
         for fi, (cap, cred, at) in figs:
             if at == i:

@@ -306,7 +306,18 @@ class Site:
         for _ in range(n_fig):
             # figure placed before paragraph index `at` (0 = lead image above the body)
             at = 0 if not figures else rnd.randint(1, max(1, len(paragraphs) - 1))
-            figures.append((gen.caption(rnd), gen.credit(rnd), at))
+            # Captions and credits are distinct within a page, so "exactly these strings"
+            # needs no multiset semantics.
+            cap, cred = gen.caption(rnd), gen.credit(rnd)
+            for _ in range(20):
+                if cap not in [f[0] for f in figures]:
+                    break
+                cap = gen.caption(rnd)
+            for _ in range(20):
+                if cred not in [f[1] for f in figures]:
+                    break
+                cred = gen.credit(rnd)
+            figures.append((cap, cred, at))
         figures.sort(key=lambda f: f[2])
         if kind == "article" and meta.random() < 0.5:
             bullets = [gen.short(meta) for _ in range(3)]

@@ -176,6 +176,7 @@ def feed_doc(site: Site, feed_pos: int) -> tuple[str, datetime]:
         items.append(
             f"<item><title>{x(t.title)}</title><link>{x(t.url)}</link>"
             f'<guid isPermaLink="true">{x(t.url)}</guid><pubDate>{pub}</pubDate>'
+            f"<atom:updated>{t.modified}</atom:updated>"
             f"<dc:creator>{x(', '.join(t.authors))}</dc:creator>{cats}"
             f"<description>{x(t.subtitle)}</description></item>"
         )
