@@ -150,7 +150,7 @@ def all_records(paths):
 def edge(rep, tmp_path_factory):
     base = tmp_path_factory.mktemp("edge")
     urls = [rep.edge_cases[k] for k in EDGE_KEYS]
-    crawl = Crawl(base, rep, urls, base / "warc")
+    crawl = Crawl(base, rep, urls, base / "warc", NEWSARCHIVE_RUN_ID="run-42")
     crawl.run()
     return crawl
 
@@ -210,6 +210,19 @@ def test_every_payload_is_what_the_replica_sent(rep, edge):
         assert url in responses, f"{key}: {url} not captured"
     # robots.txt of every host is captured too (RobotsTxtMiddleware downloads it)
     assert any(u.endswith("/robots.txt") for u in responses)
+    for recs in responses.values():
+        assert all(r.header("WARC-IP-Address") == "127.0.0.1" for r in recs)  # the proxy's
+
+
+def test_warcinfo_starts_each_file(edge):
+    for p in warc_files(edge.warc_dir):
+        info = next(iter_members(p)).records[0]
+        assert info.type == "warcinfo" and info.header("WARC-Filename") == p.name
+        fields = dict(line.split(": ", 1) for line in info.block.decode().splitlines())
+        assert fields["isPartOf"] == "run-42" and fields["robots"] == "obey"
+        assert fields["outlet"] == "warctest" and fields["hostname"]
+        assert "scrapy/2.19.0" in fields["software"] and "warcio/" in fields["software"]
+        assert fields["format"] == "WARC File Format 1.1"
 
 
 def test_edge_case_records_keep_http_as_received(rep, edge):

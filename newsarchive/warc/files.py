@@ -120,12 +120,13 @@ class RotatingWarcFiles:
         while True:
             name = warc_name(self.prefix, self.serial)
             self.serial += 1
-            if (
-                not (self.directory / name).exists()
-                and not (self.directory / (name + OPEN_SUFFIX)).exists()
-            ):
+            if (self.directory / name).exists():
+                continue
+            try:
+                self.current = WarcFile(self.directory, name)
                 break
-        self.current = WarcFile(self.directory, name)
+            except FileExistsError:  # another writer (spider) took this name first
+                continue
         self.on_new_file(self.current)
 
     def rotate(self) -> None:

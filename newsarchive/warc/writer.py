@@ -230,8 +230,11 @@ class WarcWriter:
         extra: dict[str, str] = {}
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
-        if "dataloss" in (response.flags or []):
+        flags = response.flags or []
+        if "dataloss" in flags:
             extra["WARC-Truncated"] = "disconnect"
+        elif "download_stopped" in flags:
+            extra["WARC-Truncated"] = "unspecified"
 
         prior = self.index.get(url) if self.revisits and body else None
         if prior is not None and prior.digest == digest:
