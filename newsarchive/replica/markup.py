@@ -167,7 +167,8 @@ def json_ld(site: Site, t: ArticleTruth, with_body: bool) -> str:
         }
     if with_body:
         data["articleBody"] = "\n\n".join(t.paragraphs)
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    # A legacy-charset page gets \u escapes: character references are not decoded in <script>.
+    text = json.dumps(data, ensure_ascii=site.key == "standard").replace("</", "<\\/")
     return f'<script type="application/ld+json">{text}</script>'
 
 
