@@ -97,7 +97,10 @@ def _norm(s: str | None) -> str:
 
 
 def _clean_lines(
-    text: str, captions: list[str], credits: list[str], title: str | None = None,
+    text: str,
+    captions: list[str],
+    credits: list[str],
+    title: str | None = None,
     h1: str | None = None,
 ) -> str:
     drop = {" ".join(c.split()).lower() for c in captions + credits}
@@ -142,9 +145,16 @@ def extract_article(
 def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) -> Article:
     meta = read_meta(tree, url, outlet.name if outlet else None)
     art = Article(
-        title=meta.title, subtitle=meta.subtitle, authors=meta.authors, published=meta.published,
-        modified=meta.modified, section=meta.section, tags=meta.tags, language=meta.language,
-        canonical_url=meta.canonical_url, image=meta.image,
+        title=meta.title,
+        subtitle=meta.subtitle,
+        authors=meta.authors,
+        published=meta.published,
+        modified=meta.modified,
+        section=meta.section,
+        tags=meta.tags,
+        language=meta.language,
+        canonical_url=meta.canonical_url,
+        image=meta.image,
     )
     head = raw[:60000] if isinstance(raw, str) else raw[:60000].decode("latin-1")
     if detect.is_challenge(tree, meta.title, head):
@@ -156,34 +166,45 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         # trafilatura's byline heuristics, on the tree before bylines are pruned
         byline = extract_author(tree)
         if byline:
-            art.authors = split_names(byline.split(";"), {n.lower() for n in (
-                meta.site_name, outlet.name if outlet else None) if n})
+            art.authors = split_names(
+                byline.split(";"),
+                {n.lower() for n in (meta.site_name, outlet.name if outlet else None) if n},
+            )
     paywall_marked = detect.paywall_markers(tree)
 
     page_before = _visible_text(tree) if meta.article_body else ""
     captions, credits = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
     art.captions, art.credits = captions, credits
     doc = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, deduplicate=False,
+        tree,
+        url=url,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        deduplicate=False,
     )
     text = (doc.text if doc is not None else "") or ""
     text = _clean_lines(text, captions, credits, art.title, meta.h1)
 
+    hidden = False
     if meta.article_body:
-        text = _compete(text, meta.article_body, page_before, tree, captions, credits, art.title)
+        text, hidden = _compete(text, meta.article_body, page_before, tree, captions, credits, art.title)
     art.text = text
-    art.word_count = len(_toks(text))
+    art.word_count = len(text.split())
 
-    kind = detect.page_type(meta, meta.main_types or (meta.ld_types if not meta.main_types
-                                                       else set()))
+    kind = detect.page_type(
+        meta, meta.main_types or (meta.ld_types if not meta.main_types else set())
+    )
     if kind:
         art.page_type = kind
         art.is_article = kind == "liveblog" and art.word_count > 50
     truncated = bool(meta.article_body) and art.word_count < 0.5 * len(_toks(meta.article_body))
-    if meta.free is False or (paywall_marked and art.word_count < 150) or truncated:
+    if meta.free is False or (paywall_marked and art.word_count < 150) or truncated or hidden:
         art.paywalled = True
-        if art.word_count < 150:
+        # the full text recovered from articleBody is still an article (flagged paywalled)
+        recovered = hidden and not truncated
+        if art.word_count < 150 and not recovered:
             art.page_type, art.is_article = "paywall", False
     if art.word_count < 30 and art.page_type == "article":
         art.page_type, art.is_article = "empty", False
@@ -198,20 +219,36 @@ def _visible_text(tree: HtmlElement) -> str:
 
 
 def _compete(
-    text: str, raw_body: str, page_before: str, tree: HtmlElement,
-    captions: list[str], credits: list[str], title: str | None,
-) -> str:
-    """JSON-LD articleBody replaces trafilatura's text when it is clearly more complete
-    and is not a dump of what pruning removed (boxes, video players, teasers)."""
+    text: str,
+    raw_body: str,
+    page_before: str,
+    tree: HtmlElement,
+    captions: list[str],
+    credits: list[str],
+    title: str | None,
+) -> tuple[str, bool]:
+    """JSON-LD articleBody against trafilatura's text: (text to keep, body is hidden).
+
+    The body replaces the text when it is clearly more complete and is not a dump of what
+    pruning removed (boxes, video players, teasers). "Hidden" means most of the body is
+    not visible on the page: the page is a truncated (paywalled) version of the story.
+    """
     body = _body_paragraphs(html_lib.unescape(raw_body))
     nb, nt = len(_toks(body)), len(_toks(text))
-    if nb <= 1.3 * nt + 20 or (nt and _coverage(text, body) < 0.85):
-        return text
     on_pruned = _coverage(body, _visible_text(tree))
+    hidden = on_pruned < 0.6
+    if nt and _coverage(text, body) > 0.95 and _coverage(body, text) > 0.95:
+        # the same text (trafilatura may itself fall back on articleBody): keep the
+        # version with paragraph breaks
+        if body.count("\n") > text.count("\n"):
+            return _clean_lines(body, captions, credits, title), hidden
+        return text, hidden
+    if nb <= 1.3 * nt + 20 or (nt and _coverage(text, body) < 0.85):
+        return text, hidden
     on_page = _coverage(body, page_before)
     if on_pruned < 0.9 and on_page > on_pruned + 0.05:
-        return text  # the extra text was on the page, but in blocks we removed on purpose
-    return _clean_lines(body, captions, credits, title)
+        return text, hidden  # the extra text was on the page, in blocks removed on purpose
+    return _clean_lines(body, captions, credits, title), hidden
 
 
 def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:

@@ -12,10 +12,22 @@ import re
 from typing import Any
 
 ARTICLE_TYPES = {
-    "newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "blogposting",
-    "liveblogposting", "report", "socialmediaposting", "techarticle", "scholarlyarticle",
-    "askpublicnewsarticle", "factcheck", "satiricalarticle",
+    "newsarticle",
+    "article",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "blogposting",
+    "liveblogposting",
+    "report",
+    "socialmediaposting",
+    "techarticle",
+    "scholarlyarticle",
+    "askpublicnewsarticle",
+    "factcheck",
+    "satiricalarticle",
 }
 MEDIA_TYPES = {"videoobject", "imagegallery", "mediagallery", "clip", "podcastepisode"}
 _CTRL = re.compile(r"[\x00-\x1f]")
@@ -84,8 +96,12 @@ def main_article(objs: list[dict], url: str | None = None) -> dict | None:
         me = o.get("mainEntityOfPage")
         ids.append(me.get("@id") if isinstance(me, dict) else me)
         same = bool(path) and any(isinstance(i, str) and _path(i) == path for i in ids)
-        return (same, bool(o.get("headline")), bool(o.get("datePublished")),
-                bool(o.get("articleBody")))
+        return (
+            same,
+            bool(o.get("headline")),
+            bool(o.get("datePublished")),
+            bool(o.get("articleBody")),
+        )
 
     return max(cands, key=score)  # max keeps the first of equal scores
 

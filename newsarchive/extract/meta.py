@@ -35,8 +35,11 @@ _NOT_PERSON = re.compile(
     re.I,
 )
 _IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .'-]*$")
-_NOT_NAME = re.compile(r"[()\[\]{}<>=\"]|\b(?:image|images|photo|photos|picture|pictures|"
-                       r"getty|shutterstock|alamy|istock|video|updated|published)\b", re.I)
+_NOT_NAME = re.compile(
+    r"[()\[\]{}<>=\"]|\b(?:image|images|photo|photos|picture|pictures|"
+    r"getty|shutterstock|alamy|istock|video|updated|published)\b",
+    re.I,
+)
 _URLISH = re.compile(r"^(?:https?:|www\.)|/|@|\.(?:com|org|net|co\.uk)\b", re.I)
 
 
@@ -224,8 +227,10 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
     for o in objs:
         m.ld_types |= jsonld.types_of(o)
     m.main_types = jsonld.types_of(art) if art else set()
-    m.site_name = _first(g("og:site_name"), (art.get("publisher") or {}) if isinstance(
-        art.get("publisher"), dict) else None)
+    m.site_name = _first(
+        g("og:site_name"),
+        (art.get("publisher") or {}) if isinstance(art.get("publisher"), dict) else None,
+    )
     names = {n.lower() for n in (m.site_name, outlet_name) if n}
     names |= {n.removeprefix("the ") for n in names}
 
@@ -236,15 +241,23 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
             ("og", _site_suffix_stripped(_first(g("og:title")), names)),
             ("tw", _site_suffix_stripped(_first(g("twitter:title")), names)),
             ("h1", m.h1),
-            ("ld", _site_suffix_stripped(clean(html.unescape(jsonld.text_value(
-                art.get("headline")) or "")), names)),
+            (
+                "ld",
+                _site_suffix_stripped(
+                    clean(html.unescape(jsonld.text_value(art.get("headline")) or "")), names
+                ),
+            ),
         ],
         fallback=_site_suffix_stripped(
-            _first(g("parsely-title"), g("sailthru.title"), g("dc.title"),
-                   tree.findtext(".//title")), names),
+            _first(
+                g("parsely-title"), g("sailthru.title"), g("dc.title"), tree.findtext(".//title")
+            ),
+            names,
+        ),
     )
-    m.subtitle = _first(art.get("description"), g("og:description"), g("description"),
-                        g("twitter:description"))
+    m.subtitle = _first(
+        art.get("description"), g("og:description"), g("description"), g("twitter:description")
+    )
     raw_authors = jsonld.people(art.get("author")) if art else []
     exclude = set(names)
     pub = art.get("publisher")
@@ -253,24 +266,51 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
             exclude.add(p["name"].strip().lower())
     m.authors = split_names(raw_authors, exclude)
     if not m.authors:
-        for key in ("author", "parsely-author", "sailthru.author", "dc.creator", "article:author",
-                    "byl", "cxenseparse:author"):
+        for key in (
+            "author",
+            "parsely-author",
+            "sailthru.author",
+            "dc.creator",
+            "article:author",
+            "byl",
+            "cxenseparse:author",
+        ):
             m.authors = split_names(g(key) or [], exclude)
             if m.authors:
                 break
     micro = _microdata(tree)
-    m.published = iso_date(_first(
-        art.get("datePublished"), micro.get("datePublished"), g("article:published_time"), g("parsely-pub-date"),
-        g("sailthru.date"), g("dc.date.issued"), g("dc.date"), g("pubdate"),
-        g("publish-date"), g("date"), art.get("dateCreated"), g("og:updated_time") and None,
-    ))
-    m.modified = iso_date(_first(art.get("dateModified"), micro.get("dateModified"), g("article:modified_time"),
-                                 g("og:updated_time")))
+    m.published = iso_date(
+        _first(
+            art.get("datePublished"),
+            micro.get("datePublished"),
+            g("article:published_time"),
+            g("parsely-pub-date"),
+            g("sailthru.date"),
+            g("dc.date.issued"),
+            g("dc.date"),
+            g("pubdate"),
+            g("publish-date"),
+            g("date"),
+            art.get("dateCreated"),
+        )
+    )
+    m.modified = iso_date(
+        _first(
+            art.get("dateModified"),
+            micro.get("dateModified"),
+            g("article:modified_time"),
+            g("og:updated_time"),
+        )
+    )
     m.section = _first(art.get("articleSection"), g("article:section"), g("parsely-section"))
-    m.tags = _tags(art.get("keywords")) or _tags(g("article:tag") or []) or _tags(
-        _first(g("parsely-tags"), g("sailthru.tags"), g("news_keywords"), g("keywords")))
-    m.language = _first(art.get("inLanguage"), tree.get("lang"), g("content-language"),
-                        g("og:locale"))
+    m.tags = (
+        _tags(art.get("keywords"))
+        or _tags(g("article:tag") or [])
+        or _tags(_first(g("parsely-tags"), g("sailthru.tags"), g("news_keywords"), g("keywords")))
+    )
+    m.language = _first(
+        art.get("inLanguage"), tree.get("lang"), g("content-language"), g("og:locale")
+    )
     if m.language:
         m.language = m.language.replace("_", "-").split("-")[0].lower()[:8] or None
     canon = None
