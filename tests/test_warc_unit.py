@@ -255,3 +255,65 @@ def test_cli_check_and_repair_exit_codes(tmp_path):
     assert res.returncode == 0, res.stdout
     repaired = tmp_path / "x-20260101000000000-00000-h.warc.gz"
     assert hashlib.sha1(repaired.read_bytes()).digest() == hashlib.sha1(good.read_bytes()).digest()
+
+
+def test_revisit_index_streams_cdxj_and_accepts_pywb_entries(tmp_path):
+    from newsarchive.warc.writer import RevisitIndex
+
+    (tmp_path / "a.warc.gz.cdxj").write_text(
+        'com,x)/a 20260101000000 {"url": "https://x.com/a", "mime": "text/html", '
+        '"status": "200", "digest": "AAAA", "length": "10", "offset": "0", '
+        '"filename": "a.warc.gz"}\n'
+        'com,x)/a 20260102000000 {"url": "https://x.com/a", "mime": "warc/revisit", '
+        '"status": "200", "digest": "AAAA", "length": "10", "offset": "10", '
+        '"filename": "a.warc.gz", "record_id": "<urn:uuid:r>"}\n'
+        "not a cdxj line\n"
+    )
+    (tmp_path / "b.warc.gz.cdxj").write_text(
+        'com,x)/b 20260103000000 {"url": "https://x.com/b", "mime": "text/html", '
+        '"digest": "sha1:BBBB", "length": "5", "offset": "0", "filename": "b.warc.gz", '
+        '"record_id": "<urn:uuid:b>"}\n'
+    )
+    idx = RevisitIndex(max_urls=10)
+    assert idx.load(tmp_path) == 2
+    a, b = idx.get("https://x.com/a"), idx.get("https://x.com/b")
+    assert a.digest == "sha1:AAAA" and a.record_id == "" and a.date == "2026-01-01T00:00:00Z"
+    assert b.record_id == "<urn:uuid:b>"
+    small = RevisitIndex(max_urls=1)
+    small.load(tmp_path)
+    assert len(small.by_url) == 1 and small.full
+
+
+def test_show_reports_missing_capture(tmp_path):
+    write_sample(tmp_path, n=1)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "show",
+            "https://example.com/none",
+            "--warc-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert res.returncode == 1 and "no capture" in res.stderr
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "show",
+            "https://example.com/p/0?a=1",
+            "--warc-dir",
+            str(tmp_path),
+            "--html",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert res.returncode == 0 and "<p>page 0</p>" in res.stdout

@@ -76,7 +76,9 @@ class RevisitIndex:
         n = 0
         for path in cdxj_files(directory):
             for e in iter_cdxj(path):
-                if e.is_revisit or not e.digest or not e.record_id:
+                # Entries of pywb-made indexes lack record_id: such revisits simply go
+                # without WARC-Refers-To (it is recommended, not required).
+                if e.is_revisit or not e.digest:
                     continue
                 n += 1
                 self.add(e.url, Prior(e.digest, _ts14_to_warc_date(e.timestamp), e.record_id))
@@ -307,7 +309,7 @@ class WarcWriter:
             "mime": mime,
             "payload_digest": digest,
             "record_type": rec_type,
-            "refers_to": prior.record_id if prior else None,
+            "refers_to": (prior.record_id or None) if prior else None,
             "warc_filename": wf.name,
             "warc_offset": offset,
             "warc_length": length,
