@@ -51,7 +51,7 @@ EXTENSIONS = {
 
 ITEM_PIPELINES = {
     # "newsarchive.extract.pipeline.ExtractionPipeline": 300,
-    # "newsarchive.index.pipeline.IndexPipeline": 800,
+    "newsarchive.index.pipeline.IndexPipeline": 800,
 }
 
 # newsarchive settings (defaults; each component documents its own).

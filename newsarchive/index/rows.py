@@ -117,10 +117,12 @@ def article_row(
     ``outlet``) and its extracted article dict; ``article=None`` means "not an article"."""
     a = article or {}
     capture_id = _str(page.get("capture_id"))
-    canonical = _str(a.get("canonical_url"))
-    if canonical:
+    # The crawl has already applied rel=canonical to the page's URL; the extractor's
+    # canonical is only a fallback.
+    canonical = _str(page.get("canonical_url"))
+    if not canonical and a.get("canonical_url"):
         try:
-            canonical = canonicalize_url(canonical, primary_hosts)
+            canonical = canonicalize_url(str(a["canonical_url"]), primary_hosts)
         except ValueError:
             canonical = None
     text = _str(a.get("text"))
@@ -133,7 +135,7 @@ def article_row(
         "capture_id": capture_id,
         "outlet": _str(page.get("outlet")),
         "url": _str(page.get("url")),
-        "canonical_url": canonical or _str(page.get("canonical_url")),
+        "canonical_url": canonical,
         "title": _str(a.get("title")),
         "subtitle": _str(a.get("subtitle")),
         "authors": _strs(a.get("authors")),
