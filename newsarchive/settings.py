@@ -50,7 +50,7 @@ EXTENSIONS = {
 }
 
 ITEM_PIPELINES = {
-    # "newsarchive.extract.pipeline.ExtractionPipeline": 300,
+    "newsarchive.extract.pipeline.ExtractionPipeline": 300,
     "newsarchive.index.pipeline.IndexPipeline": 800,
 }
 

@@ -289,7 +289,9 @@ def test_paywall_page_is_flagged():
 
 
 def test_truncated_text_against_long_article_body_is_paywalled():
-    hidden = " ".join(f"Hidden sentence number {i} of the subscriber-only story." for i in range(80))
+    hidden = " ".join(
+        f"Hidden sentence number {i} of the subscriber-only story." for i in range(80)
+    )
     ld = {"@type": "NewsArticle", "headline": "Bridge", "articleBody": P[0] + " " + hidden}
     head = f"<script type='application/ld+json'>{json.dumps(ld)}</script>"
     art = extract_article(page(paras([0]), head=head), "https://example.org/a")

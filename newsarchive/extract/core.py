@@ -189,7 +189,9 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
 
     hidden = False
     if meta.article_body:
-        text, hidden = _compete(text, meta.article_body, page_before, tree, captions, credits, art.title)
+        text, hidden = _compete(
+            text, meta.article_body, page_before, tree, captions, credits, art.title
+        )
     art.text = text
     art.word_count = len(text.split())
 
