@@ -1,0 +1,324 @@
+"""Rebuild ``captures`` and ``articles`` from WARC files alone.
+
+Phase 1 scans each file in a worker process (one file per task): a capture row per
+response/revisit record, its discovery info from the concurrent ``metadata`` record, and the
+list of article pages to extract. Phase 2 extracts those pages in chunks across the workers,
+each worker reading its records by offset. The rows are built by the same functions as the
+online pipeline (``rows.py``), decided by the same ``page_kind``, with the capture's record
+id as the article id, so a reindex equals the crawl's own index. Corrupt or torn stretches
+of a WARC are recorded in ``fetch_errors`` (kind "warc") and skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from newsarchive.index.db import connect
+from newsarchive.index.rows import article_row, capture_row, error_row
+from newsarchive.index.spool import Spool
+
+CHUNK = 16
+
+
+@dataclass
+class ReindexResult:
+    files: int = 0
+    captures: int = 0
+    articles: int = 0
+    errors: int = 0
+    error_details: list[str] = field(default_factory=list)
+
+
+def _registry() -> tuple[dict, dict[str, str]]:
+    from newsarchive.registry import load_outlets
+    from newsarchive.urls import primary_host_map
+
+    try:
+        outlets = load_outlets()
+    except Exception:  # noqa: BLE001 - without a registry captures still get rows
+        return {}, {}
+    return outlets, primary_host_map({k: o.domains for k, o in outlets.items()})
+
+
+def _outlet_key(outlets: dict, url: str) -> str | None:
+    for key, outlet in outlets.items():
+        if outlet.owns(url):
+            return key
+    return None
+
+
+def _final_name(path: Path) -> str:
+    from newsarchive.warc.files import final_name
+
+    return final_name(path)
+
+
+def scan_file(path: str) -> dict[str, Any]:
+    """Worker: capture rows, extraction jobs and WARC errors of one file."""
+    from newsarchive.classify import page_kind
+    from newsarchive.urls import canonicalize_url
+    from newsarchive.warc.discovery import read_discovery
+    from newsarchive.warc.scan import iter_members
+
+    outlets, hosts = _registry()
+    p = Path(path)
+    name = _final_name(p)
+    try:
+        mtime = datetime.fromtimestamp(p.stat().st_mtime, UTC)
+    except OSError as exc:
+        return {
+            "captures": [],
+            "jobs": [],
+            "errors": [error_row(name, "warc", f"cannot read: {exc}")],
+        }
+    captures: dict[str, dict] = {}
+    discovery: dict[str, dict] = {}
+    jobs: list[dict] = []
+    errors: list[dict] = []
+    try:
+        for member in iter_members(p):
+            if not member.ok:
+                errors.append(
+                    error_row(
+                        f"{name}@{member.offset}",
+                        "warc",
+                        f"{member.error} ({member.length} bytes skipped)",
+                        time=mtime,
+                    )
+                )
+                continue
+            for rec in member.records:
+                rtype = rec.type
+                if rtype == "metadata":
+                    target = rec.header("WARC-Concurrent-To") or rec.header("WARC-Refers-To")
+                    if target:
+                        discovery[target] = read_discovery(rec)
+                    continue
+                if rtype not in ("response", "revisit"):
+                    continue
+                url = rec.url
+                ctype = rec.http_header("Content-Type") or ""
+                mime = ctype.split(";")[0].strip().lower()
+                cap = {
+                    "id": rec.id,
+                    "url": url,
+                    "canonical_url": canonicalize_url(url, hosts),
+                    "outlet": _outlet_key(outlets, url),
+                    "fetched_at": rec.date,
+                    "status": rec.status,
+                    "mime": mime,
+                    "payload_digest": rec.header("WARC-Payload-Digest"),
+                    "record_type": rtype,
+                    "refers_to": rec.header("WARC-Refers-To"),
+                    "warc_filename": name,
+                    "warc_offset": member.offset,
+                    "warc_length": member.length,
+                    "discovered_via": None,
+                }
+                captures[rec.id] = cap
+                outlet = outlets.get(cap["outlet"]) if cap["outlet"] else None
+                if page_kind(outlet, cap["canonical_url"], cap["status"] or 0, mime) == "article":
+                    jobs.append(
+                        {
+                            "id": rec.id,
+                            "url": url,
+                            "outlet": cap["outlet"],
+                            "canonical_url": cap["canonical_url"],
+                            "path": str(p),
+                            "offset": member.offset,
+                            "length": member.length,
+                            "refers_to": cap["refers_to"],
+                        }
+                    )
+    except OSError as exc:
+        errors.append(error_row(name, "warc", f"read failed: {exc}", time=mtime))
+    for rid, cap in captures.items():
+        d = discovery.get(rid)
+        cap["discovered_via"] = d if d and d.get("source") else None
+    return {"captures": [capture_row(c) for c in captures.values()], "jobs": jobs, "errors": errors}
+
+
+def _page_response(url: str, rec: Any, payload_rec: Any):
+    from scrapy.http import HtmlResponse
+
+    headers: dict[bytes, list[bytes]] = {}
+    for k, v in rec.http_headers:
+        if k.lower() in ("content-encoding", "transfer-encoding", "content-length"):
+            continue  # the body handed to the spider is already decoded
+        headers.setdefault(k.encode("latin-1"), []).append(v.encode("latin-1", "replace"))
+    return HtmlResponse(
+        url, status=rec.status or 200, headers=headers, body=payload_rec.decoded_payload()
+    )
+
+
+def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) -> list[dict]:
+    """Worker: read each job's record (and a revisit's original payload) and extract it."""
+    from newsarchive.extract.pool import extract_to_dict
+    from newsarchive.urls import canonicalize_url
+    from newsarchive.warc.scan import read_record
+
+    outlets, hosts = _registry()
+    out = []
+    for job in jobs:
+        try:
+            rec = read_record(job["path"], job["offset"], job["length"])
+            payload_rec = rec
+            if rec.type == "revisit":
+                src = payloads.get(job["refers_to"] or "")
+                if src is None:
+                    out.append(
+                        {
+                            "error": error_row(
+                                job["url"],
+                                "warc",
+                                "revisit of a record not in the given WARCs",
+                                job["outlet"],
+                                time=rec.date,
+                            )
+                        }
+                    )
+                    continue
+                payload_rec = read_record(*src)
+            response = _page_response(job["url"], rec, payload_rec)
+        except Exception as exc:  # noqa: BLE001 - a bad record is recorded, never fatal
+            out.append(
+                {
+                    "error": error_row(
+                        job["url"], "warc", f"{type(exc).__name__}: {exc}", job["outlet"]
+                    )
+                }
+            )
+            continue
+        canonical = job["canonical_url"]
+        outlet = outlets.get(job["outlet"]) if job["outlet"] else None
+        rel = response.css('link[rel="canonical"]::attr(href)').get()
+        if rel and outlet is not None:  # as the spider does
+            rel_url = canonicalize_url(response.urljoin(rel.strip()), hosts)
+            if outlet.owns(rel_url):
+                canonical = rel_url
+        page = {
+            "capture_id": job["id"],
+            "url": job["url"],
+            "canonical_url": canonical,
+            "outlet": job["outlet"],
+        }
+        try:
+            article = extract_to_dict(response.body, job["url"], job["outlet"], response.encoding)
+        except Exception as exc:  # noqa: BLE001 - as the pipeline records it
+            out.append(
+                {
+                    "error": error_row(
+                        job["url"], "extract:error", f"{type(exc).__name__}: {exc}", job["outlet"]
+                    )
+                }
+            )
+            continue
+        out.append({"article": article_row(page, article)})
+    return out
+
+
+def _warc_paths(inputs: Iterable[str]) -> list[Path]:
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.name.endswith(".warc.gz"))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such WARC file or directory: {p}")
+    return out
+
+
+def reindex(
+    inputs: list[str],
+    db_path: str | os.PathLike,
+    workers: int | None = None,
+    progress: bool = True,
+    executor: Callable[..., Any] | None = None,
+) -> ReindexResult:
+    """Rebuild the rows of the given WARC files (replacing those already indexed)."""
+    from tqdm import tqdm
+
+    paths = _warc_paths(inputs)
+    result = ReindexResult(files=len(paths))
+    names = sorted({_final_name(p) for p in paths})
+    con = connect(db_path, read_only=False, timeout=60)
+    try:  # rebuild, don't merge: drop what these files produced before
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "DELETE FROM articles WHERE capture_id IN (SELECT id FROM captures WHERE "
+            "warc_filename IN (SELECT unnest(?::VARCHAR[])))",
+            [names],
+        )
+        con.execute(
+            "DELETE FROM captures WHERE warc_filename IN (SELECT unnest(?::VARCHAR[]))", [names]
+        )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    spool = Spool(db_path)
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(paths), unit="file", desc="scan", disable=not progress, file=sys.stderr)
+    jobs: list[dict] = []
+    payloads: dict[str, tuple[str, int, int]] = {}
+    with (executor or ProcessPoolExecutor)(max_workers=workers) as pool:
+        futures = {pool.submit(scan_file, str(p)): p for p in paths}
+        for fut in as_completed(futures):
+            part = fut.result()
+            for row in part["captures"]:
+                spool.append("captures", row)
+                if row["record_type"] == "response":
+                    path = futures[fut]
+                    payloads[row["id"]] = (str(path), row["warc_offset"], row["warc_length"])
+            for row in part["errors"]:
+                spool.append("fetch_errors", row)
+                result.error_details.append(f"{row['url']}: {row['detail']}")
+            result.captures += len(part["captures"])
+            result.errors += len(part["errors"])
+            jobs += part["jobs"]
+            bar.update(1)
+            if spool.pending >= 5000:
+                spool.seal()
+                spool.try_merge(timeout=0)
+        bar.close()
+        bar = tqdm(
+            total=len(jobs), unit="page", desc="extract", disable=not progress, file=sys.stderr
+        )
+        chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+        futs = []
+        for chunk in chunks:
+            need = {
+                j["refers_to"]: payloads[j["refers_to"]]
+                for j in chunk
+                if j["refers_to"] in payloads
+            }
+            futs.append(pool.submit(extract_jobs, chunk, need))
+        for fut in as_completed(futs):
+            part = fut.result()
+            for entry in part:
+                if "article" in entry:
+                    spool.append("articles", entry["article"])
+                    result.articles += 1
+                else:
+                    spool.append("fetch_errors", entry["error"])
+                    result.errors += 1
+                    result.error_details.append(
+                        f"{entry['error']['url']}: {entry['error']['detail']}"
+                    )
+            bar.update(len(part))
+            if spool.pending >= 5000:
+                spool.seal()
+                spool.try_merge(timeout=0)
+        bar.close()
+    spool.seal()
+    if not spool.try_merge(timeout=120):
+        raise RuntimeError(f"archive {db_path} stayed locked; rows wait in {spool.dir}")
+    return result
