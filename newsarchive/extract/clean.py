@@ -13,7 +13,10 @@ wrapper with an unlucky class name (``has-ads``) does not take the article with 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
+from cssselect import SelectorError
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -116,6 +119,13 @@ _STRONG_SUB = (
     "social-embed",
     "reddit-embed",
 )
+_JUNK_SUB_RE = re.compile("|".join(map(re.escape, _JUNK_SUB)), re.I)
+_STRONG_RE = re.compile("|".join(map(re.escape, _STRONG_SUB)), re.I)
+_PAYWALL_RE = re.compile(
+    r"paywall|premium-content|subscriber-only|subscribers-only|meteredcontent|piano-offer|"
+    r"tp-modal|regwall|article-locked|locked-content|metered",
+    re.I,
+)
 # Word pairs that mark boilerplate only together (a lone "more" or "list" is harmless).
 _JUNK_PAIRS = (
     ("read", "more"),
@@ -134,6 +144,7 @@ _JUNK_PAIRS = (
     ("byline",),
     ("bylines",),
 )
+_PAIR_WORDS = {w for pair in _JUNK_PAIRS for w in pair}
 _JUNK_ROLES = {
     "complementary",
     "navigation",
@@ -157,36 +168,55 @@ def _words(token: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(token)]
 
 
-def _attr_tokens(el: HtmlElement) -> list[str]:
-    return ((el.get("class") or "") + " " + (el.get("id") or "")).split()
+def _attr(el: HtmlElement) -> str:
+    c, i = el.get("class"), el.get("id")
+    if c and i:
+        return f"{c} {i}"
+    return c or i or ""
 
 
-def _is_junk_attr(tokens: list[str]) -> bool:
-    for tok in tokens:
-        low = tok.lower()
-        if any(s in low for s in _JUNK_SUB):
-            return True
-        words = _words(tok)
-        if _JUNK_WORDS.intersection(words):
-            return True
-        ws = set(words)
-        if any(all(w in ws for w in pair) for pair in _JUNK_PAIRS):
-            return True
-    return False
+@lru_cache(maxsize=65536)
+def _junk_token(tok: str) -> bool:
+    """One class/id token; cached because sites repeat the same few hundred tokens."""
+    if _JUNK_SUB_RE.search(tok):
+        return True
+    words = set(_words(tok))
+    if not _JUNK_WORDS.isdisjoint(words):
+        return True
+    if _PAIR_WORDS.isdisjoint(words):
+        return False
+    return any(all(w in words for w in pair) for pair in _JUNK_PAIRS)
 
 
-def _kind(el: HtmlElement) -> str | None:
-    """'caption', 'credit' or None for an element marked up as such."""
-    if el.tag == "figcaption":
-        return "caption"
-    low = ((el.get("class") or "") + " " + (el.get("id") or "")).lower()
-    if not low.strip():
-        return None
+@lru_cache(maxsize=65536)
+def _strong_attr(attr: str) -> bool:
+    return bool(_STRONG_RE.search(attr))
+
+
+@lru_cache(maxsize=65536)
+def _paywall_attr(attr: str) -> bool:
+    return bool(_PAYWALL_RE.search(attr))
+
+
+def _is_junk_attr(attr: str) -> bool:
+    return any(_junk_token(t) for t in attr.split())
+
+
+@lru_cache(maxsize=65536)
+def _kind_attr(attr: str) -> str | None:
+    low = attr.lower()
     if any(s in low for s in _CREDIT_SUB):
         return "credit"
     if any(s in low for s in _CAPTION_SUB):
         return "caption"
     return None
+
+
+def _kind(tag: str, attr: str) -> str | None:
+    """'caption', 'credit' or None for an element marked up as such."""
+    if tag == "figcaption":
+        return "caption"
+    return _kind_attr(attr) if attr else None
 
 
 def _text(el: HtmlElement) -> str:
@@ -213,12 +243,18 @@ def _long_paragraphs(el: HtmlElement, limit: int = 2) -> bool:
     return False
 
 
-def collect_and_prune(
-    tree: HtmlElement, extra_selectors: tuple[str, ...] = ()
-) -> tuple[list[str], list[str]]:
+@dataclass
+class Pruned:
+    captions: list[str]
+    credits: list[str]
+    paywall_marked: bool  # a paywall/metering class or id was seen on the page
+
+
+def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) -> Pruned:
     """Remove captions, credits and boilerplate blocks from ``tree`` in place.
 
-    Returns (captions, credits) as found on the page, in order, de-duplicated.
+    Returns captions and credits as found on the page (in order, de-duplicated) and
+    whether the page carries paywall markup.
     """
     captions: list[str] = []
     credits: list[str] = []
@@ -230,6 +266,7 @@ def collect_and_prune(
             _drop(el)
     total = _content_len(body) or 1
     doomed: list[HtmlElement] = []
+    paywall = False
 
     def protected(el: HtmlElement) -> bool:
         if el.tag in _PROTECT_TAGS:
@@ -237,52 +274,62 @@ def collect_and_prune(
         n = _content_len(el)
         return (n > 0.4 * total and n > 600) or _long_paragraphs(el)
 
-    for el in body.iter(etree.Element):
+    # Depth-first walk that does not descend into blocks already condemned (their
+    # content goes anyway), except figures and captions, whose captions/credits we keep.
+    stack = list(reversed(body))
+    while stack:
+        el = stack.pop()
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        kind = _kind(el)
+        attr = _attr(el)
+        kind = _kind(tag, attr)
         if kind is not None:
             t = _text(el)
             if t and len(t) < 600 and not protected(el):
-                # A credit nested inside a caption is recorded on its own below.
-                if kind == "caption":
-                    inner = [_text(c) for c in el.iter() if c is not el and _kind(c) == "credit"]
-                    for c in inner:
-                        t = t.replace(c, " ").strip()
+                if kind == "caption":  # a credit inside a caption is recorded on its own
+                    for c in el.iterdescendants():
+                        if isinstance(c.tag, str) and _kind(c.tag, _attr(c)) == "credit":
+                            t = t.replace(_text(c), " ")
                     t = " ".join(t.split())
-                (credits if kind == "credit" else captions).append(t) if t else None
+                if t:
+                    (credits if kind == "credit" else captions).append(t)
                 doomed.append(el)
+            stack.extend(reversed(el))
             continue
-        if tag in _JUNK_TAGS or tag == "figure":
-            if tag == "figure" or not protected(el):
-                doomed.append(el)
+        if tag == "figure":
+            doomed.append(el)
+            stack.extend(reversed(el))
             continue
-        role = (el.get("role") or "").lower()
-        if role in _JUNK_ROLES or el.get("aria-hidden") == "true":
+        if tag in _JUNK_TAGS:
             if not protected(el):
                 doomed.append(el)
-            continue
-        tokens = _attr_tokens(el)
-        if not tokens:
-            continue
-        low = " ".join(tokens).lower()
-        if any(x in low for x in _STRONG_SUB):
-            doomed.append(el)
-        elif _is_junk_attr(tokens) and not protected(el):
-            doomed.append(el)
+                continue
+        else:
+            role = el.get("role")
+            if (role and role.lower() in _JUNK_ROLES) or el.get("aria-hidden") == "true":
+                if not protected(el):
+                    doomed.append(el)
+                    continue
+        if attr:
+            if not paywall and _paywall_attr(attr):
+                paywall = True
+            if _strong_attr(attr) or (_is_junk_attr(attr) and not protected(el)):
+                doomed.append(el)
+                continue
+        stack.extend(reversed(el))
 
     for sel in extra_selectors:
         try:
             doomed.extend(body.cssselect(sel))
-        except Exception:  # a bad selector in the registry must not break extraction
-            continue
+        except (SelectorError, etree.XPathError, ValueError):
+            continue  # a bad selector in the registry must not break extraction
     for el in doomed:
         parent = el.getparent()
         if parent is None:
             continue
         _drop(el)
-    return _dedup(captions), _dedup(credits)
+    return Pruned(_dedup(captions), _dedup(credits), paywall)
 
 
 def _drop(el: HtmlElement) -> None:

@@ -157,7 +157,7 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         image=meta.image,
     )
     head = raw[:60000] if isinstance(raw, str) else raw[:60000].decode("latin-1")
-    if detect.is_challenge(tree, meta.title, head):
+    if detect.is_challenge(tree, head):
         art.is_article, art.page_type, art.challenge = False, "challenge", True
         return art
     if not (meta.title and meta.published):
@@ -170,10 +170,10 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
                 byline.split(";"),
                 {n.lower() for n in (meta.site_name, outlet.name if outlet else None) if n},
             )
-    paywall_marked = detect.paywall_markers(tree)
 
     page_before = _visible_text(tree) if meta.article_body else ""
-    captions, credits = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
+    pruned = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
+    captions, credits, paywall_marked = pruned.captions, pruned.credits, pruned.paywall_marked
     art.captions, art.credits = captions, credits
     doc = trafilatura.bare_extraction(
         tree,

@@ -28,36 +28,20 @@ _CHALLENGE_BODY = re.compile(
     r"perimeterx|px-captcha|datadome|incapsula incident",
     re.I,
 )
-_PAYWALL_MARK = re.compile(
-    r"paywall|premium-content|subscriber-only|subscribers-only|meteredcontent|"
-    r"piano-offer|tp-modal|regwall|article-locked|locked-content|metered",
-    re.I,
-)
 _VIDEO_TYPES = {"videoobject", "clip"}
 _GALLERY_TYPES = {"imagegallery", "mediagallery"}
 
 
-def is_challenge(tree: HtmlElement, title: str | None, raw_head: str) -> bool:
+def is_challenge(tree: HtmlElement, raw_head: str) -> bool:
     """An anti-bot interstitial served with status 200 instead of the page."""
-    page_title = tree.findtext(".//title") or ""
     body = tree.find("body")
     text_len = len(body.text_content().strip()) if body is not None else 0
-    if _CHALLENGE_TITLE.search(page_title.strip()) and text_len < 3000:
+    if text_len >= 3000:  # real pages are long; interstitials are a few lines
+        return False
+    page_title = tree.findtext(".//title") or ""
+    if _CHALLENGE_TITLE.search(page_title.strip()):
         return True
-    return bool(_CHALLENGE_BODY.search(raw_head)) and text_len < 2000
-
-
-def paywall_markers(tree: HtmlElement) -> bool:
-    for el in tree.iter():
-        if not isinstance(el.tag, str):
-            continue
-        cls = el.get("class")
-        if cls and _PAYWALL_MARK.search(cls):
-            return True
-        i = el.get("id")
-        if i and _PAYWALL_MARK.search(i):
-            return True
-    return False
+    return text_len < 2000 and bool(_CHALLENGE_BODY.search(raw_head))
 
 
 def page_type(meta: Meta, main_types: set[str]) -> str | None:
