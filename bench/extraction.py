@@ -44,7 +44,7 @@ def project_extractor():
     return run
 
 
-def score(S, extract, pages, repeat: int) -> dict:
+def score(S, extract, pages, repeat: int, misses: list | None = None) -> dict:
     per_group: dict[str, list[dict]] = {}
     meta: dict[str, list[int]] = {"title": [], "date": [], "authors": []}
     leaks = ncaps = 0
@@ -64,6 +64,10 @@ def score(S, extract, pages, repeat: int) -> dict:
         for k, v in S.meta_hits(gmeta, got).items():
             if v is not None:
                 meta[k].append(v)
+                if not v and misses is not None:
+                    gk = {"date": "publishing_date"}.get(k, k)
+                    pk = {"date": "published"}.get(k, k)
+                    misses.append((f"{group}/{name}", k, gmeta.get(gk), got.get(pk)))
         P, R, F = S.bow(gold, pred)
         gtok, ptok = S.toks(gold), S.toks(pred)
         for c in set(caps):
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="time each page N times, keep the min")
     ap.add_argument("--worst", type=int, default=10, help="outlets in the per-outlet table")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--misses", action="store_true", help="list newsarchive's metadata misses")
     a = ap.parse_args(argv)
     if not Path(a.corpus).is_dir() or not Path(a.scorer).is_file():
         print(f"corpus or scorer missing ({a.corpus}, {a.scorer})", file=sys.stderr)
@@ -109,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for ex in extractors.values():  # warm-up: imports, lazy tables, registry
         ex(pages[0][2], pages[0][3])
-    res = {k: score(S, ex, pages, a.repeat) for k, ex in extractors.items()}
+    misses: list = []
+    res = {
+        k: score(S, ex, pages, a.repeat, misses if k == "newsarchive" else None)
+        for k, ex in extractors.items()
+    }
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
@@ -141,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     worst = sorted(n["per_outlet"].items(), key=lambda kv: kv[1])[: a.worst]
     for g, f in worst:
         print(f"  {g:28s} {t['per_outlet'][g]:.3f} -> {f:.3f}")
+    if a.misses:
+        print("\nnewsarchive metadata misses (gold | got):")
+        for page, field, gold, got in misses:
+            print(f"  {field:7s} {page[:45]:45s} {gold!r:.70} | {got!r:.70}")
     return 0
 
 
