@@ -71,15 +71,19 @@ def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return row[0] if row else None
 
 
-def fts_status(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
-    """(index exists, index is current)."""
-    exists = bool(
+def fts_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = 'postings'",
             [FTS_SCHEMA],
         ).fetchone()[0]
     )
-    if not exists:
+
+
+def fts_status(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
+    """(index exists, index is current)."""
+    if not fts_exists(con):
         return False, False
     return True, _meta(con, "fts_signature") == con.execute(SIG_SQL).fetchone()[0]
 
@@ -103,6 +107,13 @@ def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool =
             "stemmer='porter', stopwords='english', strip_accents=1, lower=1)"
         )
         con.execute(f"DROP TABLE {DOC_TABLE}")
+        # Postings sorted by term: a query reads only the row groups of its terms (zone
+        # maps), instead of scanning every token as the extension's match_bm25 does.
+        con.execute(
+            f"CREATE TABLE {FTS_SCHEMA}.postings AS SELECT termid, docid, "
+            f"count(*)::INTEGER AS tf FROM {FTS_SCHEMA}.terms GROUP BY termid, docid "
+            "ORDER BY termid, docid"
+        )
         con.execute(
             "INSERT INTO index_meta VALUES ('fts_signature', ?), ('fts_built_at', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -112,6 +123,28 @@ def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool =
         return True
     finally:
         con.close()
+
+
+# BM25 (k1 = 1.2, b = 0.75, as the extension's match_bm25) over the postings of the query's
+# terms only, then the article filters and the top N.
+_RANK = """
+WITH q AS (SELECT DISTINCT stem(unnest({s}.tokenize(?)), 'porter') AS t),
+qt AS (SELECT d.termid, d.df FROM {s}.dict d JOIN q ON d.term = q.t),
+st AS (SELECT num_docs, avgdl FROM {s}.stats),
+sc AS (
+    SELECT p.docid, sum(
+        log(((st.num_docs - qt.df + 0.5) / (qt.df + 0.5)) + 1)
+        * (p.tf * 2.2) / (p.tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl))) AS score
+    FROM {s}.postings p JOIN qt ON p.termid = qt.termid
+    JOIN {s}.docs dl ON dl.docid = p.docid CROSS JOIN st
+    GROUP BY p.docid)
+SELECT a.id, sc.score, a.title, a.outlet, a.published, c.fetched_at, a.url
+FROM sc JOIN {s}.docs d ON d.docid = sc.docid
+JOIN articles a ON a.id = d.name
+LEFT JOIN captures c ON c.id = a.capture_id
+WHERE {where}
+ORDER BY sc.score DESC, a.id LIMIT ?
+"""
 
 
 @dataclass
@@ -150,13 +183,12 @@ def search(
     if limit < 1:
         raise SearchError("--limit must be at least 1")
     load_fts(con)
-    exists, _ = fts_status(con)
-    if not exists:
+    if not fts_exists(con):
         raise SearchError("no full-text index yet; run: newsarchive search --rebuild")
-    where, params = ["score IS NOT NULL"], [query]
+    where, params = ["true"], [query]
     if outlet:
-        where.append("a.outlet IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(outlet))
+        where.append("a.outlet IN (SELECT unnest(string_split(?, chr(31))))")
+        params.append("\x1f".join(outlet))
     if since:
         where.append("coalesce(a.published, c.fetched_at) >= ?")
         params.append(since)
@@ -164,14 +196,8 @@ def search(
         where.append("coalesce(a.published, c.fetched_at) < ?")
         params.append(until)
     params.append(limit)
-    sql = (
-        "SELECT a.id, score, a.title, a.outlet, a.published, c.fetched_at, a.url "
-        f"FROM (SELECT *, {FTS_SCHEMA}.match_bm25(id, ?) AS score FROM articles) a "
-        "LEFT JOIN captures c ON c.id = a.capture_id "
-        f"WHERE {' AND '.join(where)} ORDER BY score DESC, a.id LIMIT ?"
-    )
     try:
-        rows = con.execute(sql, params).fetchall()
+        rows = con.execute(_RANK.format(s=FTS_SCHEMA, where=" AND ".join(where)), params).fetchall()
     except duckdb.Error as exc:
         raise SearchError(f"search failed: {exc}") from None
     stems = _stems(con, WORD.findall(query))
@@ -179,53 +205,49 @@ def search(
     texts = (
         dict(
             con.execute(
-                "SELECT id, text FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [[r[0] for r in rows]],
+                "SELECT id, text FROM articles "
+                "WHERE id IN (SELECT unnest(string_split(?, chr(31))))",
+                ["\x1f".join(r[0] for r in rows)],
             ).fetchall()
         )
         if rows
         else {}
     )
-    return [
-        Hit(
-            r[0],
-            float(r[1]),
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            snippet(con, texts.get(r[0]) or "", stems, marks),
-        )
-        for r in rows
-    ]
+    # One stemming call for the words of every hit's text.
+    toks = [list(WORD.finditer((texts.get(r[0]) or "")[:20000])) for r in rows]
+    flat = _stem_all(con, [m.group(0) for t in toks for m in t]) if any(toks) else []
+    hits, pos = [], 0
+    for r, t in zip(rows, toks, strict=True):
+        text = texts.get(r[0]) or ""
+        snip = snippet(text, t, flat[pos : pos + len(t)], stems, marks)
+        pos += len(t)
+        hits.append(Hit(r[0], float(r[1]), r[2], r[3], r[4], r[5], r[6], snip))
+    return hits
+
+
+def _stem_all(con: duckdb.DuckDBPyConnection, words: list[str]) -> list[str]:
+    # One string parameter: binding a Python list costs a lookup per element.
+    return con.execute(
+        "SELECT list_transform(string_split(?, ' '), w -> stem(lower(strip_accents(w)), 'porter'))",
+        [" ".join(words)],
+    ).fetchone()[0]
 
 
 def _stems(con: duckdb.DuckDBPyConnection, words: list[str]) -> set[str]:
-    if not words:
-        return set()
-    rows = con.execute(
-        "SELECT list_transform(?::VARCHAR[], w -> stem(lower(strip_accents(w)), 'porter'))",
-        [words],
-    ).fetchone()[0]
-    return {s for s in rows if s}
+    return {s for s in _stem_all(con, words) if s} if words else set()
 
 
 def snippet(
-    con: duckdb.DuckDBPyConnection,
     text: str,
+    tokens: list[re.Match],
+    token_stems: list[str],
     stems: set[str],
     marks: tuple[str, str],
     width: int = 30,
 ) -> str:
     """About ``width`` words around the densest run of matches, matched words marked."""
-    tokens = list(WORD.finditer(text[:20000]))
     if not tokens:
         return ""
-    token_stems = con.execute(
-        "SELECT list_transform(?::VARCHAR[], w -> stem(lower(strip_accents(w)), 'porter'))",
-        [[m.group(0) for m in tokens]],
-    ).fetchone()[0]
     hits = [i for i, s in enumerate(token_stems) if s in stems]
     best = 0
     if hits:
