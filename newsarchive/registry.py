@@ -7,9 +7,12 @@ fails at load time with a :class:`RegistryError` that names the outlet and the f
 
 from __future__ import annotations
 
+import atexit
+import importlib.resources
 import os
 import re
 import tomllib
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -156,8 +159,28 @@ def parse_registry(text: str) -> dict[str, Outlet]:
     return {key: _build(key, raw, defaults) for key, raw in outlets.items()}
 
 
+# A built distribution (a scrapyd egg, a wheel) has no seeds/ beside the package; setup.py
+# copies the registry into it as newsarchive/_seeds/outlets.toml at build time.
+_PACKAGED = ("_seeds", "outlets.toml")
+_extracted = ExitStack()  # keeps a copy extracted from a zipped egg until exit
+atexit.register(_extracted.close)
+
+
+@lru_cache(maxsize=1)
+def _packaged_path() -> Path | None:
+    resource = importlib.resources.files("newsarchive").joinpath(*_PACKAGED)
+    if not resource.is_file():
+        return None
+    return _extracted.enter_context(importlib.resources.as_file(resource))
+
+
 def registry_path() -> Path:
-    return Path(os.environ.get("NEWSARCHIVE_REGISTRY", DEFAULT_PATH))
+    """$NEWSARCHIVE_REGISTRY, else seeds/outlets.toml of the checkout, else the packaged copy."""
+    if "NEWSARCHIVE_REGISTRY" in os.environ:
+        return Path(os.environ["NEWSARCHIVE_REGISTRY"])
+    if DEFAULT_PATH.is_file():
+        return DEFAULT_PATH
+    return _packaged_path() or DEFAULT_PATH
 
 
 @lru_cache(maxsize=8)
