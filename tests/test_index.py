@@ -191,6 +191,19 @@ def test_pipeline_batches_by_count(tmp_path: Path, n: int, batch: int) -> None:
     assert stats["newsarchive/index/batches"] == math.ceil(n / batch)
     assert stats["newsarchive/index/rows/articles"] == n
     assert count(db, "SELECT count(*) FROM articles") == n
+    if n == 7:  # the spider's fetch_error items land in fetch_errors
+        pipe.process_item(
+            {
+                "kind": "fetch_error",
+                "url": "https://x/1",
+                "outlet": "nypost",
+                "error_kind": "http_404",
+                "detail": "article",
+                "time": datetime.now(UTC),
+            }
+        )
+        pipe.close_spider()
+        assert count(db, "SELECT kind FROM fetch_errors WHERE url = 'https://x/1'") == "http_404"
 
 
 def test_pipeline_is_off_when_disabled() -> None:

@@ -7,7 +7,8 @@ Settings: ``NEWSARCHIVE_INDEX_ENABLED`` (default True), ``NEWSARCHIVE_DB``,
 default 60), ``NEWSARCHIVE_INDEX_FTS`` (rebuild the full-text index at close, default True),
 ``NEWSARCHIVE_RUN_ID`` (crawl run id stamped on fetch errors).
 
-Besides page items it accepts ``{"kind": "fetch_error", "url", "outlet", "error", "detail"}``
+Besides page items it accepts ``{"kind": "fetch_error", "url", "outlet", "error_kind",
+"detail", "time"}``
 items, recorded in ``fetch_errors``.
 """
 
@@ -94,7 +95,7 @@ class IndexPipeline:
                 "fetch_errors",
                 error_row(
                     item.get("url"),
-                    item.get("error") or "fetch",
+                    item.get("error_kind") or item.get("error") or "fetch",
                     item.get("detail"),
                     item.get("outlet"),
                     self.run_id,
