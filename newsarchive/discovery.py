@@ -177,7 +177,9 @@ def parse_feed(body: bytes) -> Parsed:
             date = _child(item, "pubDate")
             if date is None:
                 date = _child(item, "date")
+            # atom:updated inside RSS items carries the last change, where outlets give it.
             entries.append(Entry(link, published=parse_date(_text(date)),
+                                 lastmod=parse_date(_text(_child(item, "updated"))),
                                  title=_text(_child(item, "title"))))
     elif kind == "feed":
         for item in root:

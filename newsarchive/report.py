@@ -14,9 +14,13 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
             "finish_reason": r.reason,
             "pages": r.pages,
             "articles": r.articles,
-            "new_articles": int(r.stats.get("newsarchive/index/articles_new", r.articles)),
+            "new_articles": int(r.stats.get("newsarchive/discovery/articles_new", 0)),
             "updated_articles": int(r.stats.get("newsarchive/discovery/articles_updated", 0)),
+            # articles the sources listed in the window, fetched now or archived before
+            "found": r.articles + int(r.stats.get(f"newsarchive/discovery/{r.outlet}/skipped/seen", 0)),
             "bytes": r.bytes,
+            "extraction_failures": sum(int(r.stats.get(f"newsarchive/extract/{k}", 0))
+                                       for k in ("timeout", "crash", "error")),
             "errors": r.errors,
             "status_counts": {k.rsplit("/", 1)[-1]: v for k, v in r.stats.items()
                               if k.startswith("downloader/response_status_count/")},
@@ -49,3 +53,64 @@ def run_summary(result: CrawlResult) -> str:
     if failed:
         line += f"; failed: {', '.join(failed)}"
     return line
+
+
+def recent_runs(db_path, outlets: list[str], limit: int = 10) -> list[dict]:
+    """Stats of the last finished runs (newest first), for per-outlet health baselines."""
+    import json
+    import os
+
+    if not os.path.exists(db_path):
+        return []
+    from newsarchive.index.db import connect
+
+    try:
+        con = connect(db_path, read_only=True, timeout=10)
+    except Exception:  # an unreadable index only costs the baseline
+        return []
+    try:
+        rows = con.execute(
+            "SELECT stats FROM crawl_runs WHERE status = 'finished' AND stats IS NOT NULL "
+            "ORDER BY started DESC LIMIT ?", [limit]).fetchall()
+    except Exception:
+        return []
+    finally:
+        con.close()
+    out = []
+    for (raw,) in rows:
+        try:
+            out.append(raw if isinstance(raw, dict) else json.loads(raw))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def health(stats: dict, history: list[dict], error_rate: float = 0.2,
+           extract_rate: float = 0.1) -> tuple[dict, list[str]]:
+    """Per-outlet health against the outlet's recent median, and warnings for the summary.
+
+    A warning is raised when an outlet that usually yields articles yields none, when 403/429
+    answers exceed ``error_rate`` of its pages, or extraction fails on more than
+    ``extract_rate`` of its article pages.
+    """
+    from statistics import median
+
+    report, warnings = {}, []
+    for key, o in stats["outlets"].items():
+        past = [h["outlets"][key]["found"] for h in history
+                if "found" in h.get("outlets", {}).get(key, {})]
+        base = median(past) if past else None
+        codes = o.get("status_counts", {})
+        blocked = int(codes.get("403", 0)) + int(codes.get("429", 0))
+        block_rate = blocked / o["pages"] if o["pages"] else 0.0
+        failures = int(o.get("extraction_failures", 0))
+        fail_rate = failures / o["articles"] if o["articles"] else 0.0
+        report[key] = {"found": o["found"], "recent_median": base,
+                       "blocked_rate": round(block_rate, 3), "extraction_failures": failures}
+        if base and o["found"] == 0:
+            warnings.append(f"{key}: no articles found this run (recent median {base:g})")
+        if block_rate > error_rate and blocked >= 3:
+            warnings.append(f"{key}: {blocked} of {o['pages']} pages answered 403/429")
+        if fail_rate > extract_rate and failures >= 2:
+            warnings.append(f"{key}: extraction failed on {failures} of {o['articles']} pages")
+    return report, warnings

@@ -43,6 +43,8 @@ SPIDER_MIDDLEWARES = {}
 DOWNLOADER_MIDDLEWARES = {
     # Honours robots.txt Crawl-delay and Retry-After on 429/503 (Scrapy ignores both).
     "newsarchive.politeness.PolitenessMiddleware": 560,
+    # If-None-Match / If-Modified-Since for feeds and sitemaps.
+    "newsarchive.conditional.ConditionalGetMiddleware": 570,
 }
 
 EXTENSIONS = {

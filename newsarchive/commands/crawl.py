@@ -83,16 +83,23 @@ def run(args: argparse.Namespace) -> int:
     except LockHeld as exc:
         print(f"newsarchive crawl: refused: {exc}; not starting a second run", file=sys.stderr)
         return EXIT_LOCKED
-    try:
-        from newsarchive.crawl import run_crawl
+    from newsarchive.crawl import run_crawl
+    from newsarchive.index.db import finish_run, start_run
+    from newsarchive.report import health, recent_runs, run_stats, run_summary
 
+    try:
+        history = recent_runs(db, keys)
+        run_id = start_run(keys, db)
+        overrides["NEWSARCHIVE_RUN_ID"] = run_id
         result = run_crawl(keys, overrides, env)
+        stats = run_stats(result)
+        stats["health"], warnings = health(stats, history)
+        finish_run(run_id, stats, "finished" if result.ok else "failed", db)
     finally:
         locks.release()
-    from newsarchive.report import run_summary, run_stats
-
-    stats = run_stats(result)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps(stats, indent=2, default=str))
     print(run_summary(result))
+    for warning in warnings:
+        print(f"warning: {warning}")
     return 0 if result.ok else 1

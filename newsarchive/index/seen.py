@@ -1,4 +1,11 @@
-"""The seen-set the spider uses to skip articles that are already archived."""
+"""The seen-set the spider uses to skip articles that are already archived.
+
+For each archived article URL it gives the date of the newest version we hold: the newest
+of the source's lastmod/published when we captured it and the page's own published/modified
+dates (the capture time only when none is known). The spider refetches an article only when
+a sitemap lastmod or feed date is newer than that, so each change costs one fetch, whatever
+the outlet's clock says.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,34 @@ from datetime import UTC, datetime
 from newsarchive.index.db import connect
 from newsarchive.index.spool import spool_rows
 
+VERSION_SQL = """
+SELECT a.canonical_url,
+       max(coalesce(greatest(
+               TRY_CAST(json_extract_string(c.discovered_via, '$.lastmod') AS TIMESTAMPTZ),
+               TRY_CAST(json_extract_string(c.discovered_via, '$.published') AS TIMESTAMPTZ),
+               a.modified, a.published),
+           c.fetched_at))
+FROM articles a JOIN captures c ON c.id = a.capture_id
+WHERE a.outlet IN (SELECT unnest(?::VARCHAR[]))
+GROUP BY 1
+"""
+
+
+def _parse(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
 
 def load_seen(
     db_path: str | os.PathLike, outlets: list[str], timeout: float = 10.0
 ) -> dict[str, datetime]:
-    """Canonical article URL -> latest capture time, for ``outlets``, including rows still
-    waiting in the spool. An absent archive gives an empty set."""
+    """Canonical article URL -> date of the newest version archived, for ``outlets``,
+    including rows still waiting in the spool. An absent archive gives an empty set."""
     seen: dict[str, datetime] = {}
     wanted = set(outlets)
 
@@ -27,21 +56,22 @@ def load_seen(
             if con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'articles'"
             ).fetchone()[0]:
-                rows = con.execute(
-                    "SELECT a.canonical_url, max(c.fetched_at) FROM articles a "
-                    "JOIN captures c ON c.id = a.capture_id "
-                    "WHERE a.outlet IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
-                    [sorted(wanted)],
-                ).fetchall()
-                for url, when in rows:
+                for url, when in con.execute(VERSION_SQL, [sorted(wanted)]).fetchall():
                     add(url, when.astimezone(UTC) if when else None)
         finally:
             con.close()
+    discovered = {}
+    for row in spool_rows(db_path, "captures"):
+        via = row.get("discovered_via") or {}
+        if isinstance(via, dict):
+            discovered[row.get("id")] = [_parse(via.get("lastmod")), _parse(via.get("published"))]
     for row in spool_rows(db_path, "articles"):
-        if row.get("outlet") in wanted and row.get("_fetched_at"):
-            try:
-                when = datetime.fromisoformat(row["_fetched_at"]).astimezone(UTC)
-            except (TypeError, ValueError):
-                continue
-            add(row.get("canonical_url"), when)
+        if row.get("outlet") not in wanted:
+            continue
+        dates = discovered.get(row.get("capture_id"), []) + [
+            _parse(row.get("modified")),
+            _parse(row.get("published")),
+        ]
+        dates = [d for d in dates if d]
+        add(row.get("canonical_url"), max(dates) if dates else _parse(row.get("_fetched_at")))
     return seen

@@ -6,7 +6,7 @@ extraction and indexing happen in the extension and pipelines.
 
 Settings:
     NEWSARCHIVE_MAX_AGE_DAYS   dated entries older than this are skipped (default 3)
-    NEWSARCHIVE_SECTIONS       "fallback" (only when dated sources find no article),
+    NEWSARCHIVE_SECTIONS       "fallback" (only when no sitemap or feed answers usefully),
                                "always" or "never"
     NEWSARCHIVE_MAX_ARTICLES   stop discovering after this many article requests (0 = no limit)
     NEWSARCHIVE_SEEN           use the index's seen-set to skip archived articles (default True)
@@ -50,6 +50,7 @@ class NewsSpider(scrapy.Spider):
         self.canonical_seen: set[str] = set()
         self.seen: dict[str, datetime] = {}
         self.articles_requested = 0
+        self.dated_answers = 0  # sitemap/feed answers that parsed or were unchanged (304)
         self.sections_done = False
 
     @classmethod
@@ -116,7 +117,7 @@ class NewsSpider(scrapy.Spider):
     def spider_idle(self, spider) -> None:
         if spider is not self or self.sections_done or self.sections_mode != "fallback":
             return
-        if self.articles_requested or not self.outlet.sections:
+        if self.dated_answers or not self.outlet.sections:
             return
         self.count("sections_fallback")
         for req in self.section_requests():
@@ -138,12 +139,18 @@ class NewsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response):
         source = response.meta["discovery"]["source"]
+        if response.status == 304:
+            self.dated_answers += 1
+            self.count("not_modified")
+            return
         if response.status != 200:
             yield self.problem(f"http_{response.status}", response.url, source)
             return
         parsed = parse_sitemap(response.body)
         for err in parsed.errors:
             yield self.problem(f"sitemap_{err}", response.url)
+        if parsed.entries:
+            self.dated_answers += 1
         if parsed.kind == "sitemapindex":
             for entry in parsed.entries:
                 if not self.outlet.follows_sitemap(entry.url):
@@ -157,12 +164,18 @@ class NewsSpider(scrapy.Spider):
                 yield from self.article_request(entry, source, response.url)
 
     def parse_feed(self, response: Response):
+        if response.status == 304:
+            self.dated_answers += 1
+            self.count("not_modified")
+            return
         if response.status != 200:
             yield self.problem(f"http_{response.status}", response.url, "feed")
             return
         parsed = parse_feed(response.body)
         for err in parsed.errors:
             yield self.problem(f"feed_{err}", response.url)
+        if parsed.entries:
+            self.dated_answers += 1
         for entry in parsed.entries:
             yield from self.article_request(entry, "feed", response.url)
 
@@ -229,6 +242,7 @@ class NewsSpider(scrapy.Spider):
         self.canonical_seen.add(url)
         capture = response.meta.get("warc_record") or {}
         self.count("pages/article")
+        self.count("articles_updated" if response.meta.get("update") else "articles_new")
         yield {
             "kind": "page",
             "url": response.url,

@@ -147,11 +147,28 @@ class WarcWriter:
         self.files = RotatingWarcFiles(
             self.directory, self.prefix, self.max_size, self._start_file, self.write_cdxj
         )
+        self._recover_open_files()
         if self.revisits:
             n = self.index.load(self.directory)
             logger.info("WARC revisits: %d earlier captures known from %s", n, self.directory)
             if self.index.full:
                 logger.warning("WARC revisit index capped at %d URLs", self.index.max_urls)
+
+    def _recover_open_files(self) -> None:
+        """Repair ``.open`` files a killed run left behind, so they validate and are indexed
+        (CDXJ, hence revisits) before this run writes; files a live crawl holds are skipped."""
+        from newsarchive.warc.scan import FileInUse, repair_file
+
+        for path in sorted(Path(self.directory).glob("*.warc.gz.open")):
+            try:
+                result = repair_file(path)
+            except FileInUse:
+                continue
+            except OSError as exc:
+                logger.error("could not repair leftover WARC %s: %s", path, exc)
+                continue
+            self.stats.inc_value("newsarchive/warc/recovered_files")
+            logger.warning("repaired WARC left open by an earlier run: %s", result)
 
     def spider_closed(self, spider, reason) -> None:
         if self.files is not None:
