@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "seeds" / "outlets.toml"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Where an outlet's display headline is when its headline sources disagree (extract.meta).
+TITLE_SOURCES = ("og", "twitter", "jsonld", "h1", "title")
 
 
 class RegistryError(ValueError):
@@ -44,6 +46,7 @@ class Outlet:
     article_deny: tuple[str, ...] = ()
     non_article: tuple[str, ...] = ()
     prune: tuple[str, ...] = ()
+    title_source: str | None = None
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -129,6 +132,8 @@ def _build(key: str, raw: dict, defaults: dict) -> Outlet:
                 re.compile(pattern)
             except re.error as exc:
                 raise _fail(key, fld, f"bad regex {pattern!r}: {exc}") from None
+    if values.get("title_source", TITLE_SOURCES[0]) not in TITLE_SOURCES:
+        raise _fail(key, "title_source", f"must be one of {', '.join(TITLE_SOURCES)}")
     for d in values["domains"]:
         if "/" in d or ":" in d or d != d.lower():
             raise _fail(key, "domains", f"{d!r} must be a bare lowercase host name")

@@ -215,7 +215,7 @@ def test_metadata_from_json_ld_graph_and_meta_tags():
     art = extract_article(page(paras(range(5)), head=head), "https://example.org/news/bridge?x=1")
     assert art.title == "Bridge to open next spring"
     assert art.subtitle == "Two years late, the estuary bridge gets an opening date."
-    assert art.authors == ["Maria Lopez", "Tom Reed"]
+    assert art.authors == ["Maria Lopez", "Tom Reed", "Reuters"]  # the agency as credited
     assert art.published == "2024-05-01T08:30:00+02:00"
     assert art.modified == "2024-05-01T10:00:00+02:00"
     assert art.section == "Regional"

@@ -22,7 +22,14 @@ from trafilatura.utils import load_html
 from newsarchive.extract import detect
 from newsarchive.extract.article import Article
 from newsarchive.extract.clean import collect_and_prune
-from newsarchive.extract.meta import Meta, iso_date, read_meta, split_names
+from newsarchive.extract.meta import (
+    Meta,
+    byline_near_headline,
+    credited,
+    iso_date,
+    read_meta,
+    split_names,
+)
 
 log = logging.getLogger(__name__)
 _TOK = re.compile(r"\w+")
@@ -143,7 +150,12 @@ def extract_article(
 
 
 def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) -> Article:
-    meta = read_meta(tree, url, outlet.name if outlet else None)
+    meta = read_meta(
+        tree,
+        url,
+        outlet.name if outlet else None,
+        getattr(outlet, "title_source", None) if outlet else None,
+    )
     art = Article(
         title=meta.title,
         subtitle=meta.subtitle,
@@ -163,13 +175,13 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     if not (meta.title and meta.published):
         _fallback_meta(tree, url, meta, art)
     if not art.authors:
-        # trafilatura's byline heuristics, on the tree before bylines are pruned
+        # trafilatura's byline heuristics, then a plain "By ..." line under the headline,
+        # on the tree before bylines are pruned; an organisational byline comes last
         byline = extract_author(tree)
-        if byline:
-            art.authors = split_names(
-                byline.split(";"),
-                {n.lower() for n in (meta.site_name, outlet.name if outlet else None) if n},
-            )
+        people, desks = credited(byline.split(";") if byline else [], meta.exclude)
+        if not people and not desks:
+            people, desks = credited(byline_near_headline(tree, meta.h1), meta.exclude)
+        art.authors = people or meta.org_authors or desks
 
     page_before = _visible_text(tree) if meta.article_body else ""
     pruned = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())

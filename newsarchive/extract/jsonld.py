@@ -132,23 +132,30 @@ def text_value(v: Any) -> str | None:
     return None
 
 
-def people(v: Any) -> list[str]:
-    """Person names from an author value (strings, Person objects, lists of both);
-    Organization authors are dropped."""
-    out: list[str] = []
+_ORG_TYPES = {"organization", "newsmediaorganization", "corporation", "organisation"}
+
+
+def credits(v: Any) -> list[tuple[str, bool]]:
+    """Names from an author value (strings, Person/Organization objects, lists of both),
+    each with True when the page types it as an organisation."""
+    out: list[tuple[str, bool]] = []
     if isinstance(v, list):
         for x in v:
-            out.extend(people(x))
+            out.extend(credits(x))
     elif isinstance(v, dict):
-        if types_of(v) & {"organization", "newsmediaorganization", "corporation"}:
-            return []
+        org = bool(types_of(v) & _ORG_TYPES)
         name = v.get("name")
         if isinstance(name, list):
-            out.extend(people(name))
+            out.extend((n, org) for n, _ in credits(name))
         elif isinstance(name, str):
-            out.append(name)
+            out.append((name, org))
         elif v.get("givenName") or v.get("familyName"):
-            out.append(f"{v.get('givenName', '')} {v.get('familyName', '')}".strip())
+            out.append((f"{v.get('givenName', '')} {v.get('familyName', '')}".strip(), org))
     elif isinstance(v, str):
-        out.append(v)
+        out.append((v, False))
     return out
+
+
+def people(v: Any) -> list[str]:
+    """Person names from an author value; Organization authors are dropped."""
+    return [name for name, org in credits(v) if not org]

@@ -26,12 +26,19 @@ _ROLE = re.compile(
     r"(?:reporter|correspondent|editor|writer|journalist|columnist|contributor)s?\b.*$",
     re.I,
 )
-# Agencies, desks and photo credits: never a person author.
-_NOT_PERSON = re.compile(
-    r"^(?:associated press|the associated press|ap|afp|reuters|pa|pa media|press association|"
-    r"getty( images)?|bloomberg|staff|staff writer|editorial staff|newsroom|news desk|"
-    r"agencies|agency|wires?|web desk|digital desk|guest|admin|editor|\w+ staff|"
-    r"cnn|bbc( news)?|toi[\w ]*|dpa|upi|ians|pti|ani|xinhua|efe|anp|ansa)$",
+# Wire agencies are the author of record when credited, beside people or alone.
+_AGENCY = re.compile(
+    r"^(?:the )?(?:associated press|ap|afp|agence france[- ]presse|reuters|pa|pa media|"
+    r"press association|bloomberg(?: news)?|dpa|upi|ians|pti|ani|xinhua|efe|ansa|anp|aap|"
+    r"canadian press|cp|kyodo(?: news)?|yonhap|tass)$",
+    re.I,
+)
+# A desk or the outlet itself: kept as written only when no person is credited.
+_DESK = re.compile(r"\b(?:staff|desk|newsroom|team|agencies|wires?|bureau)\b", re.I)
+# Placeholders and photo agencies: never a byline.
+_JUNK = re.compile(
+    r"^(?:admin|administrator|guest|editor|author|unknown|anonymous|getty(?: images)?|"
+    r"shutterstock|alamy|istock)$",
     re.I,
 )
 _IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .'-]*$")
@@ -62,6 +69,9 @@ class Meta:
     article_body: str | None = None
     free: bool | None = None
     h1: str | None = None
+    # organisational bylines ("BBC News"), used only when no person is credited anywhere
+    org_authors: list[str] = field(default_factory=list)
+    exclude: set[str] = field(default_factory=set)
 
 
 def clean(s: Any) -> str | None:
@@ -109,36 +119,77 @@ def iso_date(v: Any) -> str | None:
         return None
 
 
-def split_names(raw: list[str], exclude: set[str]) -> list[str]:
-    """Person names from author strings: drops "By", roles, agencies, outlet names, URLs."""
-    out: list[str] = []
+def _credit(part: str, exclude: set[str], orgs: set[str]) -> tuple[bool, str] | None:
+    """(is a person or agency, name as kept) for one byline part, None for no credit."""
+    part = (clean(_BY.sub("", part)) or "").strip(" .-–—:")
+    if not part or _URLISH.search(part) or _NOT_NAME.search(part) or _JUNK.match(part):
+        return None
+    if any(ch.isdigit() for ch in part):
+        return None
+    bare = (clean(_IN_PLACE.sub("", _ROLE.sub("", part))) or "").strip(" .-–—:,")
+    if bare and _AGENCY.match(bare):
+        return True, bare
+    if not bare:
+        return None  # a job title alone
+    low = part.lower()
+    if low in orgs or low in exclude or bare.lower() in exclude or _DESK.search(part):
+        return False, part  # the outlet or one of its desks, as written
+    if len(bare) < 3 or len(bare.split()) > 5:
+        return None
+    return True, bare
+
+
+def credited(
+    raw: list[str], exclude: set[str], orgs: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """(people and agencies, organisational bylines) from author strings.
+
+    Drops "By", job titles, places ("AP in Paris"), dates, e-mail, handles, photo credits.
+    ``exclude`` holds the outlet's names (lowercase), ``orgs`` names the page itself types
+    as organisations: both only count as an organisational byline.
+    """
+    people: list[str] = []
+    desks: list[str] = []
     seen: set[str] = set()
     for item in raw:
         item = clean(item)
         if not item or len(item) > 200:
             continue
-        item = _BY.sub("", item)
-        for part in _SPLIT.split(item):
-            name = clean(_ROLE.sub("", _BY.sub("", part or "")))
-            if name and _NOT_PERSON.match(_IN_PLACE.sub("", name)):
-                continue
-            if not name or _URLISH.search(name) or _NOT_NAME.search(name):
-                continue
-            name = name.strip(" .-–—:")
-            low = name.lower()
-            if (
-                not name
-                or low in exclude
-                or _NOT_PERSON.match(name)
-                or len(name) < 3
-                or len(name.split()) > 5
-                or any(ch.isdigit() for ch in name)
-            ):
-                continue
-            if low not in seen:
-                seen.add(low)
-                out.append(name)
-    return out
+        for part in _SPLIT.split(_BY.sub("", item)):
+            got = _credit(part or "", exclude, orgs)
+            if got and got[1].lower() not in seen:
+                seen.add(got[1].lower())
+                (people if got[0] else desks).append(got[1])
+    return people, desks
+
+
+def split_names(raw: list[str], exclude: set[str]) -> list[str]:
+    """The credited authors: people and agencies, else the organisational byline."""
+    people, desks = credited(raw, exclude)
+    return people or desks
+
+
+_BYLINE_START = re.compile(r"^\s*(?:By|BY)\s+\S")
+_BYLINE_END = re.compile(r"\s*(?:[·|•\n]|,\s*(?:in|on|updated|published)\b)")
+
+
+def byline_near_headline(tree: HtmlElement, headline: str | None) -> list[str]:
+    """The plain-text "By ..." line just after the visible headline, for pages that mark
+    up their byline with no class, itemprop or rel to recognise it by."""
+    if not headline:
+        return []
+    h1 = next((h for h in tree.iter("h1") if clean(h.text_content()) == headline), None)
+    if h1 is None:
+        return []
+    for el in h1.xpath("following::*[position() <= 40]"):
+        if el.tag in ("script", "style", "noscript", "figcaption", "figure"):
+            continue
+        if _BYLINE_START.match(el.text or ""):
+            line = _BYLINE_END.split(el.text_content().strip(), maxsplit=1)[0]
+            return [line] if len(line) < 120 else []
+        if el.tag == "p" and len(el.text_content()) > 250:
+            break  # the body has started
+    return []
 
 
 def _first(*vals: Any) -> str | None:
@@ -170,29 +221,56 @@ def _norm(s: str) -> str:
     return " ".join(re.findall(r"\w+", s.lower()))
 
 
-def choose_title(cands: list[tuple[str, str | None]], fallback: str | None) -> str | None:
-    """Vote among headline sources (og, twitter, h1, JSON-LD) after normalising.
+_LIVE = re.compile(r"\bLIVE\b|\blive(?:\s+updates?|\s+blog)?\s*:|\blive updates\b", re.I)
+_TRUNCATED = ("...", "…")
 
-    Outlets often give a social or SEO variant in one source; the text most sources agree
-    on wins. A group confirmed by the visible ``h1`` beats a group of social tags only; a
-    lone og:title beats a lone h1 (site logos and kicker h1s are common).
+
+def _live(s: str) -> bool:
+    m = _LIVE.search(s)
+    return bool(m) and (m.group(0).isupper() or ":" in m.group(0) or "update" in m.group(0))
+
+
+def choose_title(
+    cands: list[tuple[str, str | None]], fallback: str | None, prefer: str | None = None
+) -> str | None:
+    """Pick the headline among its sources (og, twitter, h1, JSON-LD) after normalising.
+
+    ``prefer`` (the outlet's registry hint) names the source to trust when it is present.
+    Otherwise: a live-blog label ("UK riots LIVE: ...") loses to a plain headline; a
+    headline two sources agree on beats a longer one that only extends it with SEO words;
+    then the text most sources agree on wins. A group confirmed by the visible ``h1``
+    beats a group of social tags only; a lone og:title beats a lone h1 (site logos and
+    kicker h1s are common).
     """
+    if prefer:
+        hint = next((v for src, v in cands if src == prefer and v), None)
+        if prefer == "title":
+            hint = fallback
+        if hint:
+            return hint
     groups: dict[str, list[tuple[str, str]]] = {}
     for src, val in cands:
-        if val:
+        if val and src != "title":
             groups.setdefault(_norm(val), []).append((src, val))
     groups.pop("", None)
     if not groups:
         return fallback
+    plain = {k for k, v in groups.items() if not _live(v[0][1])}
+    if plain and len(plain) < len(groups):
+        groups = {k: v for k, v in groups.items() if k in plain}
+    anchors = [k for k, v in groups.items() if len(v) >= 2 and not v[0][1].endswith(_TRUNCATED)]
+    groups = {k: v for k, v in groups.items() if not any(k.startswith(a + " ") for a in anchors)}
 
     def score(item: tuple[str, list[tuple[str, str]]]) -> float:
         srcs = {s for s, _ in item[1]}
         n = len(item[1])
-        return n + 0.5 * ("h1" in srcs and n >= 2) + 0.25 * ("og" in srcs) + 0.1 * ("ld" in srcs)
+        return (
+            n + 0.5 * ("h1" in srcs and n >= 2) + 0.25 * ("og" in srcs) + 0.1 * ("jsonld" in srcs)
+        )
 
     _, best = max(groups.items(), key=score)
     by_src = dict(best)
-    return by_src.get("h1") or by_src.get("og") or by_src.get("ld") or best[0][1]
+    return by_src.get("h1") or by_src.get("og") or by_src.get("jsonld") or best[0][1]
 
 
 def _tags(v: Any) -> list[str]:
@@ -216,7 +294,12 @@ def _microdata(tree: HtmlElement) -> dict[str, str]:
     return out
 
 
-def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None) -> Meta:
+def read_meta(
+    tree: HtmlElement,
+    url: str | None,
+    outlet_name: str | None = None,
+    title_source: str | None = None,
+) -> Meta:
     mm = _meta_map(tree)
     g = mm.get
     objs = jsonld.ld_objects(
@@ -239,10 +322,10 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
     m.title = choose_title(
         [
             ("og", _site_suffix_stripped(_first(g("og:title")), names)),
-            ("tw", _site_suffix_stripped(_first(g("twitter:title")), names)),
+            ("twitter", _site_suffix_stripped(_first(g("twitter:title")), names)),
             ("h1", m.h1),
             (
-                "ld",
+                "jsonld",
                 _site_suffix_stripped(
                     clean(html.unescape(jsonld.text_value(art.get("headline")) or "")), names
                 ),
@@ -254,30 +337,40 @@ def read_meta(tree: HtmlElement, url: str | None, outlet_name: str | None = None
             ),
             names,
         ),
+        prefer=title_source,
     )
     m.subtitle = _first(
         art.get("description"), g("og:description"), g("description"), g("twitter:description")
     )
-    raw_authors = jsonld.people(art.get("author")) if art else []
     exclude = set(names)
     pub = art.get("publisher")
     for p in pub if isinstance(pub, list) else [pub]:
         if isinstance(p, dict) and isinstance(p.get("name"), str):
             exclude.add(p["name"].strip().lower())
-    m.authors = split_names(raw_authors, exclude)
-    if not m.authors:
-        for key in (
-            "author",
-            "parsely-author",
-            "sailthru.author",
-            "dc.creator",
-            "article:author",
-            "byl",
-            "cxenseparse:author",
-        ):
-            m.authors = split_names(g(key) or [], exclude)
-            if m.authors:
-                break
+    m.exclude = exclude
+    ld_credits = jsonld.credits(art.get("author")) if art else []
+    people, desks = credited(
+        [n for n, _ in ld_credits], exclude, {n.strip().lower() for n, org in ld_credits if org}
+    )
+    # An explicit JSON-LD credit of a desk ("Guardian staff reporter") is the byline; an
+    # Organization author is often just the publisher, so people named elsewhere win.
+    explicit = credited([n for n, org in ld_credits if not org], exclude)[1] if desks else []
+    m.authors = people or explicit
+    m.org_authors = desks
+    for key in (
+        "author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "article:author",
+        "byl",
+        "cxenseparse:author",
+    ):
+        if m.authors:
+            break
+        people, desks = credited(g(key) or [], exclude)
+        m.authors = people
+        m.org_authors = m.org_authors or desks
     micro = _microdata(tree)
     m.published = iso_date(
         _first(
