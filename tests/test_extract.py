@@ -351,3 +351,154 @@ def test_outlet_prune_selectors_apply(tmp_path, monkeypatch):
     assert art.text.split("\n") == P
     art2 = extract_article(html, "https://elsewhere.example/a")
     assert "Odd site-specific teaser" in art2.text
+
+
+def _ld(article: dict) -> str:
+    base = {"@context": "https://schema.org", "@type": "NewsArticle"}
+    base["publisher"] = {"@type": "NewsMediaOrganization", "name": "Coast Herald"}
+    return f"<script type='application/ld+json'>{json.dumps(base | article)}</script>"
+
+
+SITE = "<meta property='og:site_name' content='Coast Herald'>"
+
+
+@pytest.mark.parametrize(
+    ("head", "byline", "authors"),
+    [
+        # a wire agency beside a person, and alone, is kept as credited
+        (_ld({"author": [{"@type": "Person", "name": "Jane Doe"}, "AP"]}), "", ["Jane Doe", "AP"]),
+        (
+            _ld({"author": {"@type": "Person", "name": "The Associated Press"}}),
+            "",
+            ["The Associated Press"],
+        ),
+        ("<meta name='author' content='Reuters in Lisbon'>", "", ["Reuters"]),
+        # an outlet name appended to a person, job titles, "and", photo credits: removed
+        (
+            "<meta name='author' content='By Jane Doe, Coast Herald and Tom Reed - Senior Reporter'>",
+            "",
+            ["Jane Doe", "Tom Reed"],
+        ),
+        (
+            "<meta name='author' content='Jane Doe; Image: Getty Images; jd@coast.example'>",
+            "",
+            ["Jane Doe"],
+        ),
+        # no person credited: the organisational byline as written
+        (
+            _ld({"author": {"@type": "Person", "name": "Herald staff reporter"}}),
+            "",
+            ["Herald staff reporter"],
+        ),
+        (_ld({"author": {"name": "CH Staff"}}), "", ["CH Staff"]),
+        (
+            _ld({"author": {"@type": "NewsMediaOrganization", "name": "Coast Herald"}}),
+            "",
+            ["Coast Herald"],
+        ),
+        # ...but an Organization author (the publisher) yields to a person named elsewhere
+        (
+            _ld({"author": {"@type": "Organization", "name": "Coast Herald"}})
+            + "<meta name='parsely-author' content='Maria Lopez'>",
+            "",
+            ["Maria Lopez"],
+        ),
+        # an explicit JSON-LD desk credit beats a place-tagged agency in article:author
+        (
+            _ld({"author": {"@type": "Person", "name": "Herald staff reporter"}})
+            + "<meta property='article:author' content='Associated Press in Lisbon'>",
+            "",
+            ["Herald staff reporter"],
+        ),
+        # a plain-text "By ..." line under the headline, with no byline markup
+        (
+            "",
+            "<p class='small'>By CHN,\n in <a href='/news'>News</a> &middot; 3 May 2024</p>",
+            ["CHN"],
+        ),
+        (
+            "",
+            "<div><span>By Ana Ruiz and Tom Reed</span> | 3 May 2024</div>",
+            ["Ana Ruiz", "Tom Reed"],
+        ),
+        # job title alone, placeholders: no credit
+        ("<meta name='author' content='Staff Writer'>", "", []),
+        ("<meta name='author' content='admin'>", "", []),
+    ],
+)
+def test_authors_are_the_byline_as_credited(head, byline, authors):
+    html = page(byline + paras(range(5)), head=SITE + head)
+    assert extract_article(html, "https://coast.example/a").authors == authors
+
+
+def test_by_in_body_text_is_not_a_byline():
+    body = "<p>By 2030, the province hopes to double traffic.</p><p>By then everyone will know.</p>"
+    art = extract_article(page(body + paras(range(5))), "https://coast.example/a")
+    assert art.authors == []
+
+
+def _titles(og=None, tw=None, ld=None, h1="Bridge to open next spring"):
+    head = SITE
+    if og:
+        head += f"<meta property='og:title' content=\"{og}\">"
+    if tw:
+        head += f"<meta name='twitter:title' content=\"{tw}\">"
+    if ld:
+        head += _ld({"headline": ld})
+    return page(paras(range(5)), head=head, title=h1)
+
+
+def test_live_label_loses_to_plain_headline():
+    html = _titles(
+        og="Bridge protest blocks harbour road",
+        ld="Bridge LIVE: protest blocks harbour road as police arrive",
+        h1="Bridge LIVE: protest blocks harbour road as police arrive",
+    )
+    assert extract_article(html, "https://coast.example/a").title == (
+        "Bridge protest blocks harbour road"
+    )
+
+
+def test_headline_extended_with_seo_words_loses_to_the_short_one_two_sources_give():
+    long = "Bridge to open next spring, two years late after costs soared"
+    html = _titles(
+        og="Bridge to open next spring", tw="Bridge to open next spring", ld=long, h1=long
+    )
+    assert extract_article(html, "https://coast.example/a").title == "Bridge to open next spring"
+    # a truncated social title is not a headline of its own
+    cut = "Bridge to open next spring, two years..."
+    html = _titles(og=cut, tw=cut, ld=long, h1=long)
+    assert extract_article(html, "https://coast.example/a").title == long
+    # one source only: the vote decides as before (h1 + JSON-LD agree)
+    html = _titles(og="Bridge to open next spring", ld=long, h1=long)
+    assert extract_article(html, "https://coast.example/a").title == long
+
+
+def test_registry_title_source_hint(tmp_path, monkeypatch):
+    registry = tmp_path / "outlets.toml"
+    entry = (
+        "[outlets.coast]\nname = 'Coast Herald'\ndomains = ['coast.example']\ncountry = 'us'\n"
+        "language = 'en'\narticle_allow = ['^https://coast\\\\.example/']\n"
+    )
+    registry.write_text(entry + "title_source = 'jsonld'\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSARCHIVE_REGISTRY", str(registry))
+    social = "Bridge opening delayed again as costs rise"
+    html = _titles(og=social, tw=social, ld="Bridge to open next spring", h1=social)
+    assert extract_article(html, "https://coast.example/a").title == "Bridge to open next spring"
+    assert extract_article(html, "https://elsewhere.example/a").title == social
+    # the hinted source absent: the generic vote
+    html = _titles(og=social, tw=social, h1=social)
+    assert extract_article(html, "https://coast.example/a").title == social
+
+
+def test_registry_rejects_unknown_title_source():
+    from newsarchive.registry import RegistryError, parse_registry
+
+    entry = (
+        "[outlets.coast]\nname = 'Coast Herald'\ndomains = ['coast.example']\ncountry = 'us'\n"
+        "language = 'en'\narticle_allow = ['^https://coast\\\\.example/']\n"
+    )
+    assert parse_registry(entry + "title_source = 'og'\n")["coast"].title_source == "og"
+    assert parse_registry(entry)["coast"].title_source is None
+    with pytest.raises(RegistryError, match="title_source"):
+        parse_registry(entry + "title_source = 'headline'\n")
