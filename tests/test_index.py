@@ -258,8 +258,6 @@ def test_extract_errors_and_flags_are_recorded(tmp_path: Path) -> None:
 def test_seen_set_includes_spool(tmp_path: Path) -> None:
     db = tmp_path / "a.duckdb"
     fill(db, 6)
-    con = connect(db, read_only=False)  # merged rows have no _fetched_at; use capture time
-    con.close()
     spool = Spool(db)
     cap = capture_for(99)
     row = article_row(
@@ -276,7 +274,11 @@ def test_seen_set_includes_spool(tmp_path: Path) -> None:
     seen = load_seen(db, ["nypost"])
     want = {capture_for(i)["url"] for i in range(6) if capture_for(i)["outlet"] == "nypost"}
     assert set(seen) == want | {cap["url"]}
-    assert seen[capture_for(3)["url"]] == capture_for(3)["fetched_at"]
+    # the version date: the newest of the page's published/modified and the source's dates
+    for i in (3, 99):
+        assert seen[capture_for(i)["url"]] == datetime.fromisoformat(
+            synthetic_article(i)["published"]
+        )
     assert load_seen(tmp_path / "none.duckdb", ["nypost"]) == {}
 
 

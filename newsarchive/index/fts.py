@@ -75,7 +75,7 @@ def fts_exists(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = 'postings'",
+            "WHERE table_schema = ? AND table_name = 'doc_meta'",
             [FTS_SCHEMA],
         ).fetchone()[0]
     )
@@ -114,6 +114,13 @@ def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool =
             f"count(*)::INTEGER AS tf FROM {FTS_SCHEMA}.terms GROUP BY termid, docid "
             "ORDER BY termid, docid"
         )
+        # What the filters need, per document, so a query joins the archive only for its hits.
+        con.execute(
+            f"CREATE TABLE {FTS_SCHEMA}.doc_meta AS SELECT d.docid, a.id, a.outlet, "
+            f"coalesce(a.published, c.fetched_at) AS ts FROM {FTS_SCHEMA}.docs d "
+            "JOIN articles a ON a.id = d.name LEFT JOIN captures c ON c.id = a.capture_id "
+            "ORDER BY d.docid"
+        )
         con.execute(
             "INSERT INTO index_meta VALUES ('fts_signature', ?), ('fts_built_at', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -137,13 +144,14 @@ sc AS (
         * (p.tf * 2.2) / (p.tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl))) AS score
     FROM {s}.postings p JOIN qt ON p.termid = qt.termid
     JOIN {s}.docs dl ON dl.docid = p.docid CROSS JOIN st
-    GROUP BY p.docid)
-SELECT a.id, sc.score, a.title, a.outlet, a.published, c.fetched_at, a.url
-FROM sc JOIN {s}.docs d ON d.docid = sc.docid
-JOIN articles a ON a.id = d.name
+    GROUP BY p.docid),
+top AS (
+    SELECT m.id, sc.score FROM sc JOIN {s}.doc_meta m ON m.docid = sc.docid
+    WHERE {where} ORDER BY sc.score DESC, m.id LIMIT ?)
+SELECT top.id, top.score, a.title, a.outlet, a.published, c.fetched_at, a.url
+FROM top JOIN articles a ON a.id = top.id
 LEFT JOIN captures c ON c.id = a.capture_id
-WHERE {where}
-ORDER BY sc.score DESC, a.id LIMIT ?
+ORDER BY top.score DESC, top.id
 """
 
 
@@ -187,13 +195,13 @@ def search(
         raise SearchError("no full-text index yet; run: newsarchive search --rebuild")
     where, params = ["true"], [query]
     if outlet:
-        where.append("a.outlet IN (SELECT unnest(string_split(?, chr(31))))")
+        where.append("m.outlet IN (SELECT unnest(string_split(?, chr(31))))")
         params.append("\x1f".join(outlet))
     if since:
-        where.append("coalesce(a.published, c.fetched_at) >= ?")
+        where.append("m.ts >= ?")
         params.append(since)
     if until:
-        where.append("coalesce(a.published, c.fetched_at) < ?")
+        where.append("m.ts < ?")
         params.append(until)
     params.append(limit)
     try:
