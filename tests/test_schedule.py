@@ -6,6 +6,7 @@ once while another job holds the outlet lock (exit 75, nothing crawled).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -346,22 +347,36 @@ def _cron_command(tmp_path: Path, *extra: str) -> tuple[str, Path]:
 def test_cron_command_runs_the_crawl(tmp_path, replica):
     import duckdb
 
-    command, log = _cron_command(tmp_path, "--", "--fast")
+    stats = tmp_path / "logs" / "last-run.json"
+    command, log = _cron_command(tmp_path, "--", "--fast", "--stats-json", str(stats))
     env = {**os.environ, **replica.env(), "PYTHONPATH": str(ROOT)}
-    # As cron does: /bin/sh -c, from another directory.
-    p = subprocess.run(
-        ["/bin/sh", "-c", command], cwd="/", env=env, timeout=120, capture_output=True, text=True
-    )
-    assert p.returncode == 0, log.read_text()[-3000:]
-    assert p.stdout == "" and "crawl ok: 1 outlets" in log.read_text()
+    runs = []
+    for _ in range(2):  # two scheduled runs: the second is incremental
+        # As cron does: /bin/sh -c, from another directory.
+        p = subprocess.run(
+            ["/bin/sh", "-c", command],
+            cwd="/",
+            env=env,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
+        assert p.returncode == 0, log.read_text()[-3000:]
+        assert p.stdout == ""
+        runs.append(json.loads(stats.read_text()))
+    assert log.read_text().count("crawl ok: 1 outlets") == 2
     con = duckdb.connect(str(tmp_path / "archive.duckdb"), read_only=True)
     try:
         articles = con.execute("SELECT count(*) FROM articles WHERE outlet='nypost'").fetchone()[0]
+        statuses = [r[0] for r in con.execute("SELECT status FROM crawl_runs").fetchall()]
     finally:
         con.close()
     expected = len([t for t in replica.truth("nypost") if t.kind == "article" and t.in_window])
     assert articles == expected > 0
+    assert statuses == ["finished", "finished"]
     assert list((tmp_path / "warc").glob("*.warc.gz"))
+    # The seen-set: the second run re-fetches none of the unchanged articles.
+    assert [r["outlets"]["nypost"]["articles"] for r in runs] == [expected, 0]
 
 
 def test_cron_overlap_is_refused(tmp_path):
