@@ -173,6 +173,19 @@ _BYLINE_START = re.compile(r"^\s*(?:By|BY)\s+\S")
 _BYLINE_END = re.compile(r"\s*(?:[·|•\n]|,\s*(?:in|on|updated|published)\b)")
 
 
+def _following(el: HtmlElement, n: int):
+    """The next ``n`` elements after ``el`` (not inside it) in document order, lazily."""
+    for anc in (el, *el.iterancestors()):
+        for sib in anc.itersiblings():
+            for x in sib.iter():
+                if not isinstance(x.tag, str):
+                    continue
+                yield x
+                n -= 1
+                if n <= 0:
+                    return
+
+
 def byline_near_headline(tree: HtmlElement, headline: str | None) -> list[str]:
     """The plain-text "By ..." line just after the visible headline, for pages that mark
     up their byline with no class, itemprop or rel to recognise it by."""
@@ -181,7 +194,7 @@ def byline_near_headline(tree: HtmlElement, headline: str | None) -> list[str]:
     h1 = next((h for h in tree.iter("h1") if clean(h.text_content()) == headline), None)
     if h1 is None:
         return []
-    for el in h1.xpath("following::*[position() <= 40]"):
+    for el in _following(h1, 40):
         if el.tag in ("script", "style", "noscript", "figcaption", "figure"):
             continue
         if _BYLINE_START.match(el.text or ""):
