@@ -18,7 +18,7 @@ from scrapy.utils.test import get_crawler
 from test_index_harness import capture_for, synthetic_article
 
 from newsarchive.index.db import connect
-from newsarchive.index.fts import SearchError, rebuild_fts, search
+from newsarchive.index.fts import SearchError, fts_path, fts_status, rebuild_fts, search
 from newsarchive.index.pipeline import IndexPipeline
 from newsarchive.index.rows import article_row, capture_row
 from newsarchive.index.seen import load_seen
@@ -322,7 +322,20 @@ def test_fts_rebuild_only_when_articles_changed(tmp_path: Path) -> None:
     assert rebuild_fts(db) is True
     assert rebuild_fts(db) is False
     fill(db, 5, first=20)
+    con = connect(db)
+    assert fts_status(con) == (True, False)  # stale: search still answers, and says so
+    con.close()
     assert rebuild_fts(db) is True
+    con = connect(db)
+    assert fts_status(con) == (True, True)
+    assert len(search(con, "zeppelin", limit=50)) == 3  # 0, 10, 20
+    con.close()
+    # The index is a side file: the archive itself stays plain DuckDB tables and views.
+    assert fts_path(db).exists() and not list(db.parent.glob("*.tmp-*"))
+    plain = duckdb.connect(str(db), read_only=True)
+    schemas = {r[0] for r in plain.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+    plain.close()
+    assert not any(s.startswith("fts_main") for s in schemas)
 
 
 def test_search_cli(search_db: Path) -> None:

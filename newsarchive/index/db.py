@@ -7,6 +7,7 @@ retries with backoff on lock errors, so a short merge by the crawl only delays a
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -91,7 +92,14 @@ def connect(
             )
         time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline - now)))
         delay = min(delay * 2, 0.5)
-    if not read_only:
+    if read_only:
+        from newsarchive.index.fts import attach_fts
+
+        try:  # the full-text index lives in a side file, attached as catalog "fts"
+            attach_fts(con, path)
+        except ArchiveError as exc:
+            logging.getLogger(__name__).warning("%s", exc)
+    else:
         from newsarchive.index.spool import merge_spool
 
         try:

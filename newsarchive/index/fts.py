@@ -2,9 +2,11 @@
 
 The extension is loaded with ``LOAD fts`` when DuckDB already has it, else installed from the
 ``duckdb-extension-fts`` wheel's file (no network). DuckDB's FTS index is not maintained by
-inserts, so it is rebuilt after a crawl, and only when the set of articles changed since the
-last build (a signature kept in ``index_meta``). The index is built from a scratch table of
-normal articles that is dropped afterwards, so article text is not stored twice.
+inserts, so it is rebuilt after a crawl, and only when the set of normal articles changed
+since the last build (a signature kept with the index). The index lives in a side file,
+``<db>.fts``, built from a copy of the articles and swapped in atomically: the slow build
+never holds the archive's lock, so crawls keep merging and readers keep reading meanwhile.
+``connect(read_only=True)`` attaches it as catalog ``fts``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,11 +25,8 @@ import duckdb
 from newsarchive.index.db import ArchiveError, connect
 
 DOC_TABLE = "article_search"
+FTS_CATALOG = "fts"
 FTS_SCHEMA = f"fts_main_{DOC_TABLE}"
-SIG_SQL = (
-    "SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(id))::VARCHAR, '0') "
-    "FROM articles WHERE is_article AND NOT coalesce(paywalled, false)"
-)
 
 
 class SearchError(ArchiveError):
@@ -66,70 +66,160 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
         raise SearchError(f"cannot load the fts extension from {path}: {exc}") from None
 
 
-def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("SELECT value FROM index_meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else None
+def fts_path(db_path: str | os.PathLike) -> Path:
+    """The side file holding the full-text index of ``db_path``."""
+    return Path(f"{os.fspath(db_path)}.fts")
+
+
+def attach_fts(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike) -> bool:
+    """Attach the side file (read-only) as catalog ``fts``; False when there is none."""
+    side = fts_path(db_path)
+    attached = {
+        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
+    if FTS_CATALOG in attached:
+        return True
+    if not side.exists():
+        return False
+    try:
+        con.execute(f"ATTACH '{_q(side)}' AS {FTS_CATALOG} (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise SearchError(f"cannot open the full-text index {side}: {exc}") from None
+    return True
+
+
+def _q(path: Path) -> str:
+    return os.fspath(path).replace("'", "''")
 
 
 def fts_exists(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = 'doc_meta'",
-            [FTS_SCHEMA],
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
+            "AND table_schema = ? AND table_name = 'doc_meta'",
+            [FTS_CATALOG, FTS_SCHEMA],
         ).fetchone()[0]
     )
 
 
 def fts_status(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
-    """(index exists, index is current)."""
+    """(index exists, index is current) for a connection made by ``connect``."""
     if not fts_exists(con):
         return False, False
-    return True, _meta(con, "fts_signature") == con.execute(SIG_SQL).fetchone()[0]
+    row = con.execute(
+        f"SELECT value FROM {FTS_CATALOG}.fts_meta WHERE key = 'signature'"
+    ).fetchone()
+    return True, bool(row) and row[0] == con.execute(_sig_sql("")).fetchone()[0]
+
+
+def _sig_sql(prefix: str) -> str:
+    return (
+        "SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(id))::VARCHAR, '0') "
+        f"FROM {prefix}articles WHERE is_article AND NOT coalesce(paywalled, false)"
+    )
+
+
+def _attach_source(mem: duckdb.DuckDBPyConnection, db_path: Path, timeout: float) -> None:
+    from newsarchive.index.db import ArchiveLocked, is_lock_error
+
+    deadline, delay = time.monotonic() + timeout, 0.02
+    while True:
+        try:
+            mem.execute(f"ATTACH '{_q(db_path)}' AS src (READ_ONLY)")
+            return
+        except duckdb.Error as exc:
+            if not is_lock_error(exc):
+                raise ArchiveError(f"cannot open archive {db_path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                raise ArchiveLocked(
+                    f"archive {db_path} stayed locked for {timeout:.0f} s"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool = False) -> bool:
-    """Rebuild the index when articles changed (or ``force``); True when it was rebuilt."""
-    con = connect(db_path, read_only=False, timeout=timeout)
+    """Rebuild the index when articles changed (or ``force``); True when it was rebuilt.
+
+    The archive is held (read-only) only while the articles are copied out; the slow index
+    build runs on a scratch file that then replaces ``<db>.fts`` atomically, so neither a
+    crawl's merges nor readers wait for it.
+    """
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise ArchiveError(f"no archive at {db_path} (crawl first, or pass --db)")
+    connect(db_path, read_only=False, timeout=timeout).close()  # schema + leftover spool
+    side = fts_path(db_path)
+    tmp = side.with_name(f"{side.name}.tmp-{os.getpid()}")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    mem = duckdb.connect()
     try:
-        exists, current = fts_status(con)
-        if exists and current and not force:
-            return False
-        load_fts(con)
-        signature = con.execute(SIG_SQL).fetchone()[0]
-        con.execute(
-            f"CREATE OR REPLACE TABLE {DOC_TABLE} AS SELECT id, coalesce(title, '') AS title, "
-            "coalesce(text, '') AS text FROM articles "
-            "WHERE is_article AND NOT coalesce(paywalled, false)"
+        _attach_source(mem, db_path, timeout)
+        signature = mem.execute(_sig_sql("src.")).fetchone()[0]
+        if side.exists() and not force:
+            mem.execute(f"ATTACH '{_q(side)}' AS old (READ_ONLY)")
+            try:
+                row = mem.execute("SELECT value FROM old.fts_meta WHERE key = 'signature'")
+                row = row.fetchone()
+            except duckdb.Error:
+                row = None
+            mem.execute("DETACH old")
+            if row and row[0] == signature:
+                return False
+        mem.execute(f"ATTACH '{_q(tmp)}' AS scratch")
+        normal = "WHERE a.is_article AND NOT coalesce(a.paywalled, false)"
+        mem.execute(
+            f"CREATE TABLE scratch.{DOC_TABLE} AS SELECT a.id, coalesce(a.title, '') AS title, "
+            f"coalesce(a.text, '') AS text FROM src.articles a {normal}"
         )
-        con.execute(
-            f"PRAGMA create_fts_index('{DOC_TABLE}', 'id', 'title', 'text', overwrite=1, "
-            "stemmer='porter', stopwords='english', strip_accents=1, lower=1)"
+        mem.execute(
+            "CREATE TABLE scratch.meta_src AS SELECT a.id, a.outlet, "
+            "coalesce(a.published, c.fetched_at) AS ts FROM src.articles a "
+            f"LEFT JOIN src.captures c ON c.id = a.capture_id {normal}"
         )
-        con.execute(f"DROP TABLE {DOC_TABLE}")
-        # Postings sorted by term: a query reads only the row groups of its terms (zone
-        # maps), instead of scanning every token as the extension's match_bm25 does.
-        con.execute(
-            f"CREATE TABLE {FTS_SCHEMA}.postings AS SELECT termid, docid, "
-            f"count(*)::INTEGER AS tf FROM {FTS_SCHEMA}.terms GROUP BY termid, docid "
-            "ORDER BY termid, docid"
-        )
-        # What the filters need, per document, so a query joins the archive only for its hits.
-        con.execute(
-            f"CREATE TABLE {FTS_SCHEMA}.doc_meta AS SELECT d.docid, a.id, a.outlet, "
-            f"coalesce(a.published, c.fetched_at) AS ts FROM {FTS_SCHEMA}.docs d "
-            "JOIN articles a ON a.id = d.name LEFT JOIN captures c ON c.id = a.capture_id "
-            "ORDER BY d.docid"
-        )
-        con.execute(
-            "INSERT INTO index_meta VALUES ('fts_signature', ?), ('fts_built_at', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [signature, datetime.now().astimezone().isoformat()],
-        )
-        con.execute("CHECKPOINT")
-        return True
+        mem.execute("DETACH src")  # the archive is free again
+        mem.execute("DETACH scratch")
     finally:
-        con.close()
+        mem.close()
+    try:
+        con = duckdb.connect(os.fspath(tmp))
+        try:
+            _build(con, signature)
+        finally:
+            con.close()
+        os.replace(tmp, side)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _build(con: duckdb.DuckDBPyConnection, signature: str) -> None:
+    load_fts(con)
+    con.execute(
+        f"PRAGMA create_fts_index('{DOC_TABLE}', 'id', 'title', 'text', overwrite=1, "
+        "stemmer='porter', stopwords='english', strip_accents=1, lower=1)"
+    )
+    con.execute(f"DROP TABLE {DOC_TABLE}")
+    # Postings sorted by term: a query reads only the row groups of its terms (zone maps),
+    # instead of scanning every token as the extension's match_bm25 does.
+    con.execute(
+        f"CREATE TABLE {FTS_SCHEMA}.postings AS SELECT termid, docid, "
+        f"count(*)::INTEGER AS tf FROM {FTS_SCHEMA}.terms GROUP BY termid, docid "
+        "ORDER BY termid, docid"
+    )
+    # What the filters need, per document, so a query joins the archive only for its hits.
+    con.execute(
+        f"CREATE TABLE {FTS_SCHEMA}.doc_meta AS SELECT d.docid, m.id, m.outlet, m.ts "
+        f"FROM {FTS_SCHEMA}.docs d JOIN meta_src m ON m.id = d.name ORDER BY d.docid"
+    )
+    con.execute("DROP TABLE meta_src")
+    con.execute("CREATE TABLE fts_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(
+        "INSERT INTO fts_meta VALUES ('signature', ?), ('built_at', ?)",
+        [signature, datetime.now().astimezone().isoformat()],
+    )
+    con.execute("CHECKPOINT")
 
 
 # BM25 (k1 = 1.2, b = 0.75, as the extension's match_bm25) over the postings of the query's
@@ -205,7 +295,9 @@ def search(
         params.append(until)
     params.append(limit)
     try:
-        rows = con.execute(_RANK.format(s=FTS_SCHEMA, where=" AND ".join(where)), params).fetchall()
+        rows = con.execute(
+            _RANK.format(s=f"{FTS_CATALOG}.{FTS_SCHEMA}", where=" AND ".join(where)), params
+        ).fetchall()
     except duckdb.Error as exc:
         raise SearchError(f"search failed: {exc}") from None
     stems = _stems(con, WORD.findall(query))
