@@ -7,8 +7,8 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-
 from crawling import run_crawl
+
 from newsarchive.registry import load_outlets, outlet_for_url
 from newsarchive.urls import canonicalize_url, primary_host_map
 

@@ -162,7 +162,7 @@ def test_pipeline_in_a_real_crawl(tmp_path, workers):
     out = tmp_path / "items.jsonl"
     proc = subprocess.run(
         [sys.executable, str(script), str(page), str(out), str(workers)],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from crawling import ROOT, run_crawl
+
 from newsarchive.registry import load_outlets
 from newsarchive.replica import Replica
 from newsarchive.urls import canonicalize_url, primary_host_map

@@ -110,7 +110,11 @@ class Crawl:
         cfg = {
             "urls": urls,
             "captures": str(self.captures_path),
-            "settings": {"NEWSARCHIVE_WARC_DIR": str(warc_dir), **settings},
+            "settings": {
+                "NEWSARCHIVE_WARC_DIR": str(warc_dir),
+                "NEWSARCHIVE_DB": str(base / "archive.duckdb"),
+                **settings,
+            },
         }
         env = {**os.environ, **rep.env(), "PYTHONPATH": str(ROOT)}
         self.args = [str(VENV_BIN / "python"), str(self.script), json.dumps(cfg)]
@@ -118,7 +122,8 @@ class Crawl:
 
     def run(self, timeout: float = 120) -> subprocess.CompletedProcess:
         res = subprocess.run(
-            self.args, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+            self.args, env=self.env, cwd=self.script.parent, capture_output=True, text=True,
+            timeout=timeout,
         )
         assert res.returncode == 0, res.stderr[-3000:]
         assert "Traceback" not in res.stderr, res.stderr[-3000:]
@@ -126,7 +131,8 @@ class Crawl:
 
     def popen(self) -> subprocess.Popen:
         return subprocess.Popen(
-            self.args, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.args, env=self.env, cwd=self.script.parent, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def captures(self) -> list[dict]:
