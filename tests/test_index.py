@@ -374,6 +374,8 @@ def test_sql_cli_formats_and_errors(search_db: Path, tmp_path: Path) -> None:
     assert lines[0].split() == ["outlet", "|", "n"] and lines[2].startswith("bbc")
     r = cli("sql", "SELECT text FROM articles LIMIT 1", "--db", str(search_db), "--width", "12")
     assert max(len(x.rstrip("-")) for x in r.stdout.splitlines()) <= 12 and "…" in r.stdout
+    r = cli("sql", "SELECT id FROM captures", "--db", str(search_db), "--max-rows", "5")
+    assert len(r.stdout.splitlines()) == 2 + 5 and "first 5 rows shown" in r.stderr
     r = cli("sql", q, "--db", str(search_db), "--format", "csv")
     assert r.stdout.splitlines()[0] == "outlet,n" and len(r.stdout.splitlines()) == 4
     r = cli("sql", q, "--db", str(search_db), "--format", "json")

@@ -92,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         cur = con.execute(args.query)
         columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if columns else []
+        if not columns:
+            rows = []
+        elif args.format == "table":  # a terminal table never needs the whole result
+            rows = cur.fetchmany(args.max_rows + 1)
+        else:
+            rows = cur.fetchall()
     except duckdb.Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             shown = rows[: args.max_rows]
             out.write(format_table(columns, shown, args.width) + "\n")
-            more = f" (showing {len(shown)})" if len(shown) < len(rows) else ""
-            print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{more})", file=sys.stderr)
+            if len(rows) > len(shown):
+                print(
+                    f"(first {len(shown)} rows shown; use --max-rows or --format csv for all)",
+                    file=sys.stderr,
+                )
+            else:
+                print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
     finally:
         if out is not sys.stdout:
             out.close()

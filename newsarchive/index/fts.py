@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from newsarchive.index.db import ArchiveError, connect
+from newsarchive.index.spool import pid_alive
 
 DOC_TABLE = "article_search"
 FTS_CATALOG = "fts"
@@ -151,8 +152,10 @@ def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool =
     connect(db_path, read_only=False, timeout=timeout).close()  # schema + leftover spool
     side = fts_path(db_path)
     tmp = side.with_name(f"{side.name}.tmp-{os.getpid()}")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    for stale in side.parent.glob(f"{side.name}.tmp-*"):  # left by a killed rebuild
+        pid = stale.name.split(".tmp-")[1].split(".")[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
+            stale.unlink(missing_ok=True)
     mem = duckdb.connect()
     try:
         _attach_source(mem, db_path, timeout)

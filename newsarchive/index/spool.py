@@ -48,7 +48,7 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -140,7 +140,7 @@ def _recover_orphans(directory: Path) -> None:
             pid = int(p.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         data = p.read_bytes()
         cut = data.rfind(b"\n") + 1
