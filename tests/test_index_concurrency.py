@@ -93,3 +93,44 @@ def test_sigkill_mid_run_loses_nothing(tmp_path: Path) -> None:
     proc = harness(tmp_path, n=50, first=N, fts=False)
     assert proc.wait(timeout=60) == 0
     assert count(db, "SELECT count(*) FROM captures") == len(ids) + 50
+
+
+def test_fts_rebuild_does_not_hold_the_archive(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from test_index import ROOT, fill
+
+    from newsarchive.index.db import try_connect
+    from newsarchive.index.fts import fts_path
+
+    db = tmp_path / "a.duckdb"
+    fill(db, 5000)
+    side = fts_path(db)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from newsarchive.index.fts import rebuild_fts; "
+            "rebuild_fts(sys.argv[1], force=True)",
+            str(db),
+        ],
+        cwd=ROOT,
+    )
+    wrote_during_build = False
+    try:
+        while proc.poll() is None and not wrote_during_build:
+            building = list(side.parent.glob(f"{side.name}.tmp-*"))
+            if not building:
+                time.sleep(0.005)
+                continue
+            con = try_connect(db, read_only=False)  # a crawl's merge, one attempt
+            if con is not None:
+                con.execute("INSERT INTO index_meta VALUES ('probe', 'x') ON CONFLICT DO NOTHING")
+                con.close()
+                wrote_during_build = any(p.exists() for p in building)
+            time.sleep(0.01)
+    finally:
+        assert proc.wait(timeout=120) == 0
+    assert wrote_during_build, "the archive was locked for the whole index build"
+    assert side.exists()
