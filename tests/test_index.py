@@ -187,8 +187,10 @@ def test_pipeline_batches_by_count(tmp_path: Path, n: int, batch: int) -> None:
         assert pipe.process_item(item) is item
     pipe.close_spider()
     stats = crawler.stats.get_stats()
-    assert stats["newsarchive/index/transactions"] == math.ceil(n / batch)
+    # Sealed batches follow the count exactly; merges run off the reactor and may fold
+    # several sealed batches into one transaction, never more transactions than batches.
     assert stats["newsarchive/index/batches"] == math.ceil(n / batch)
+    assert 1 <= stats["newsarchive/index/transactions"] <= math.ceil(n / batch)
     assert stats["newsarchive/index/rows/articles"] == n
     assert count(db, "SELECT count(*) FROM articles") == n
     if n == 7:  # the spider's fetch_error items land in fetch_errors

@@ -15,12 +15,13 @@ items, recorded in ``fetch_errors``.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
-from twisted.internet import task
+from twisted.internet import task, threads
 
 from newsarchive import signals as na_signals
 from newsarchive.index.db import ArchiveError, resolve_db_path
@@ -55,6 +56,9 @@ class IndexPipeline:
         self._backoff = 0.0
         self._next_merge = 0.0
         self._loop: task.LoopingCall | None = None
+        # Merges run in a thread: DuckDB releases the GIL, and the reactor keeps crawling.
+        self._merge_done = threading.Event()
+        self._merge_done.set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -107,6 +111,7 @@ class IndexPipeline:
     def close_spider(self) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        self._merge_done.wait(self.close_timeout)
         self._flush(timeout=self.close_timeout)
         if self.spool.has_sealed():
             logger.warning(
@@ -168,21 +173,38 @@ class IndexPipeline:
             self.stats.inc_value(STATS + "time_flushes")
             self._flush()
         elif self.spool.has_sealed() and time.monotonic() >= self._next_merge:
-            self._merge(0.0)
+            self._merge_in_thread()
 
     def _flush(self, timeout: float = 0.0) -> None:
         if self.spool.seal():
             self.stats.inc_value(STATS + "batches")
-        if timeout or time.monotonic() >= self._next_merge:
-            self._merge(timeout)
+        if timeout:
+            self._merged(self._try_merge(timeout))
+        elif time.monotonic() >= self._next_merge:
+            self._merge_in_thread()
 
-    def _merge(self, timeout: float) -> None:
+    def _merge_in_thread(self) -> None:
+        if not self._merge_done.is_set():
+            return  # one merge at a time; the next tick picks up what was sealed meanwhile
+        self._merge_done.clear()
+
+        def work() -> bool:
+            try:
+                return self._try_merge(0.0)
+            finally:
+                self._merge_done.set()
+
+        threads.deferToThread(work).addCallback(self._merged)
+
+    def _try_merge(self, timeout: float) -> bool:
         try:
-            ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
+            return self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
         except ArchiveError as exc:
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
             self.stats.inc_value(STATS + "merge_errors")
-            ok = False
+            return False
+
+    def _merged(self, ok: bool) -> None:
         if ok:
             self._backoff = 0.0
             self._next_merge = 0.0

@@ -136,19 +136,44 @@ def page_state(url: str, size: int = 24_000) -> str:
     return f'<script>window.__APP_STATE__={{"v":1,"cfg":"{blob}"}};</script>'
 
 
+MENU_TOPICS = (
+    "latest", "politics", "crime", "courts", "health", "schools", "transport", "housing",
+    "weather", "environment", "energy", "jobs", "property", "markets", "tech", "science",
+    "travel", "food", "family", "money", "cars", "football", "cricket", "tennis", "opinion",
+)
+_NAV_CACHE: dict[str, str] = {}
+
+
 def nav(site: Site) -> str:
-    links = "".join(
-        f'<li><a href="/{s}/">{E(s.replace("-", " ").title())}</a></li>'
-        for s in site.style.sections
-    )
-    return (
-        f'<header class="site-header"><a class="logo" href="/">{E(site.outlet.name)}</a>'
-        f'<nav><ul>{links}<li><a href="/search/?q=news">Search</a></li></ul></nav></header>\n'
-    )
+    """The site header with a mega menu: real outlets ship hundreds of menu links per page,
+    which is much of what an extractor has to wade through."""
+    if site.key not in _NAV_CACHE:
+        items = []
+        for sec in site.style.sections:
+            sub = "".join(
+                f'<li class="menu-item"><a href="/{sec}/{topic}/">{E(topic.title())}</a></li>'
+                for topic in MENU_TOPICS
+            )
+            items.append(
+                f'<li class="menu-item has-children"><a href="/{sec}/">'
+                f'{E(sec.replace("-", " ").title())}</a><ul class="sub-menu">{sub}</ul></li>'
+            )
+        _NAV_CACHE[site.key] = (
+            f'<header class="site-header"><a class="logo" href="/">{E(site.outlet.name)}</a>'
+            f'<nav class="main-nav" aria-label="Sections"><ul class="menu">{"".join(items)}'
+            '<li><a href="/search/?q=news">Search</a></li></ul></nav></header>\n'
+        )
+    return _NAV_CACHE[site.key]
 
 
 FOOTER = (
-    '\n<footer class="site-footer"><a href="/private/account">My account</a> '
+    '\n<footer class="site-footer"><div class="footer-links"><ul>'
+    + "".join(
+        f'<li><a href="/about/{a}-{b}/">{a.title()} {b}</a></li>'
+        for a in ("contact", "advertise", "careers", "terms", "privacy", "help")
+        for b in MENU_TOPICS
+    )
+    + '</ul></div><a href="/private/account">My account</a> '
     '<a href="/about/">About us</a> <p>Synthetic replica page for offline tests.</p>'
     "</footer></body></html>\n"
 )
@@ -275,8 +300,36 @@ def render_page(site: Site, t: ArticleTruth) -> str:
         parts.append(
             f'<section class="related-stories"><h2>More on this story</h2><ul>{items}</ul></section>'
         )
+    if t.kind == "article":
+        parts.append(rails(site, t))
     parts.append(FOOTER)
     return "".join(parts)
+
+
+def rails(site: Site, t: ArticleTruth) -> str:
+    """Teaser grids around the article, as real pages carry: "most read" and "more from
+    this section" cards with headlines, kickers and times (never part of the article)."""
+    earlier = [n for n in range(t.number - 4, max(-1, t.number - 40), -1) if n >= 0]
+    if not earlier:
+        return ""
+    most = "".join(
+        f'<li class="most-read__item"><span class="rank">{k + 1}</span>'
+        f'<a href="{E(site.url(n))}">{E(site.title(n))}</a></li>'
+        for k, n in enumerate(earlier[:10])
+    )
+    cards = "".join(
+        f'<div class="card"><a class="card__link" href="{E(site.url(n))}">'
+        f'<img src="{img(site, t, k % 3)}" alt="" loading="lazy">'
+        f'<span class="card__kicker">{E(site.style.sections[k % len(site.style.sections)].title())}'
+        f'</span><h3 class="card__headline">{E(site.title(n))}</h3></a>'
+        f'<time class="card__time">{k + 1} hours ago</time></div>'
+        for k, n in enumerate(earlier[10:34])
+    )
+    return (
+        f'<aside class="most-read"><h2>Most read</h2><ol>{most}</ol></aside>'
+        f'<section class="more-from-section"><h2>More stories</h2>'
+        f'<div class="card-grid">{cards}</div></section>'
+    )
 
 
 def _rel_link(site: Site, num: int, i: int) -> str:

@@ -285,7 +285,7 @@ class Site:
         figures: list[tuple[str, str, int]] = []
         bullets: list[str] = []
         used: set[str] = set()
-        n_par = rnd.randint(6, 10)
+        n_par = rnd.randint(14, 26)  # real articles run to 800 words or so
         if kind in ("video", "tag", "live", "gallery"):
             n_par = 2
         elif kind == "paywall":
@@ -295,7 +295,7 @@ class Site:
         for i in range(n_par):
             if (
                 kind == "article"
-                and i in (3, 6)
+                and i in (3, 6, 11, 17)
                 and i < n_par - 1
                 and (i == 3 or rnd.random() < 0.6)
             ):

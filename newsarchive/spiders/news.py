@@ -14,6 +14,8 @@ Settings:
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -230,7 +232,7 @@ class NewsSpider(scrapy.Spider):
         if kind != "article":
             self.count(f"pages/{kind}")
             return
-        rel = response.css('link[rel="canonical"]::attr(href)').get()
+        rel = canonical_link(response.body)
         if rel:
             rel_url = self.canonical(response.urljoin(rel.strip()))
             if self.outlet.owns(rel_url) and rel_url != url:
@@ -261,6 +263,23 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         kind = type(failure.value).__name__
         yield self.problem(f"download_{kind}", request.url, str(failure.value)[:500])
+
+
+LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+REL_CANONICAL = re.compile(rb"""\brel\s*=\s*["']?canonical\b""", re.IGNORECASE)
+HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def canonical_link(body: bytes, limit: int = 256 * 1024) -> str | None:
+    """The href of ``<link rel=canonical>``, found without parsing the page: extraction
+    parses it later in a worker, and a full parse here would cost the reactor ~2 ms a page."""
+    for tag in LINK_TAG.finditer(body, 0, limit):
+        if REL_CANONICAL.search(tag.group(0)):
+            m = HREF.search(tag.group(0))
+            if m:
+                raw = next(g for g in m.groups() if g is not None)
+                return html.unescape(raw.decode("utf-8", "replace")).strip() or None
+    return None
 
 
 def _load_seen(db_path: str | None, outlet: str, logger) -> dict[str, datetime]:
