@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from newsarchive.registry import RegistryError
 
@@ -23,6 +24,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--crawl-delay", type=float, default=None, help="add this Crawl-delay to every robots.txt"
     )
+    p.add_argument(
+        "--pages",
+        help="benchmarks: serve the *.html files under this directory as the article pages",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,8 +38,17 @@ def run(args: argparse.Namespace) -> int:
         print("--scale must be at least 1", file=sys.stderr)
         return 2
     try:
+        bodies = None
+        if args.pages:
+            bodies = [p.read_bytes() for p in sorted(Path(args.pages).rglob("*.html"))]
+            if not bodies:
+                print(f"replica: no *.html under {args.pages}", file=sys.stderr)
+                return 2
         replica = Replica(
-            seed=args.seed, articles_per_outlet=args.scale, crawl_delay=args.crawl_delay
+            seed=args.seed,
+            articles_per_outlet=args.scale,
+            crawl_delay=args.crawl_delay,
+            page_bodies=bodies,
         )
         url = replica.start(host=args.host, port=args.port)
     except (OSError, RegistryError) as exc:

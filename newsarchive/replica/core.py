@@ -68,6 +68,7 @@ class Replica:
         now: datetime | None = None,
         outlets: dict[str, Outlet] | None = None,
         crawl_delay: float | dict[str, float] | None = None,
+        page_bodies: list[bytes] | None = None,
     ):
         if articles_per_outlet < 1:
             raise ValueError("articles_per_outlet must be at least 1")
@@ -79,6 +80,9 @@ class Replica:
         self.now = now.astimezone(UTC)
         self.outlets = outlets if outlets is not None else load_outlets()
         self.crawl_delay = crawl_delay
+        # Benchmarks only: serve these real-size HTML documents as the article pages (the
+        # ground truth then no longer describes them), so extraction costs what it does live.
+        self.page_bodies = page_bodies or []
         self.sites = {
             k: Site(o, seed, articles_per_outlet, self.now) for k, o in self.outlets.items()
         }
@@ -396,6 +400,11 @@ class Replica:
         extra.append(
             ("Last-Modified", format_datetime(site.modified(num).astimezone(UTC), usegmt=True))
         )
+        if self.page_bodies and truth.kind == "article":
+            body = self.page_bodies[num % len(self.page_bodies)]
+            resp = Response(200, [("Content-Type", "text/html; charset=utf-8"), *self._common(),
+                                  *extra], body)
+            return self._encode(resp, url, headers)
         return self._html(site, url, markup.render_page(site, truth), headers, extra)
 
     def _document(self, site: Site, hit: tuple, url: str, host: str, headers) -> Response:
