@@ -51,6 +51,8 @@ DOWNLOADER_MIDDLEWARES = {
 
 EXTENSIONS = {
     "newsarchive.warc.WarcWriter": 100,
+    # Lock and crawl_runs row for spiders started by scrapy crawl / scrapyd.
+    "newsarchive.jobs.RunRecorder": 50,
 }
 
 ITEM_PIPELINES = {

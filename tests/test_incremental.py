@@ -141,3 +141,29 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
         wc = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(f)],
                             capture_output=True, text=True)
         assert wc.returncode == 0, wc.stdout + wc.stderr
+
+
+def test_scrapy_crawl_takes_the_outlet_lock_and_records_its_run(tmp_path):
+    """A spider started with plain `scrapy crawl` gets the lock and the crawl_runs row too."""
+    from newsarchive.locks import OutletLocks
+
+    r = Replica(seed=14, articles_per_outlet=8)
+    r.start()
+    db = tmp_path / "archive.duckdb"
+    env = {**os.environ, **r.env(), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "cbc", "-s", f"NEWSARCHIVE_DB={db}",
+           "-s", f"NEWSARCHIVE_WARC_DIR={tmp_path / 'warc'}", "-s", "DOWNLOAD_DELAY=0",
+           "-s", "AUTOTHROTTLE_ENABLED=false"]
+    try:
+        with OutletLocks(tmp_path / ".archive.duckdb.locks", ["cbc"]):
+            held = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=120)
+        during_held = [s.url for s in r.sent if "/news/" in s.url]
+        free = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        r.stop()
+    assert "finish_reason': 'locked'" in held.stderr, held.stderr[-2000:]
+    assert during_held == [], "a refused run must not fetch articles"
+    assert "finish_reason': 'finished'" in free.stderr, free.stderr[-2000:]
+    runs = query(db, "SELECT outlets, status FROM crawl_runs")
+    assert runs == [(["cbc"], "finished")]

@@ -212,6 +212,7 @@ def test_scrapyd_deploy_schedule_crawl(tmp_path, replica, scrapyd):
         articles = con.execute(
             "SELECT count(*) FROM articles WHERE outlet = 'nypost' AND is_article"
         ).fetchone()[0]
+        runs = con.execute("SELECT outlets, status FROM crawl_runs").fetchall()
     finally:
         con.close()
     print(f"captures={captures} articles={articles} expected={expected} warcs={len(warcs)}")
@@ -219,3 +220,4 @@ def test_scrapyd_deploy_schedule_crawl(tmp_path, replica, scrapyd):
     assert expected > 0
     assert files <= {w.name for w in warcs}
     assert articles == expected
+    assert runs == [(["nypost"], "finished")], "a scrapyd job records its crawl_runs row"
