@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
 MAX_LINE = 65536
@@ -84,9 +85,12 @@ def _get(headers: list[tuple[str, str]], name: str) -> str:
 
 
 def write_response(
-    wfile, method: str, resp: Response, keep_alive: bool
+    wfile, method: str, resp: Response, keep_alive: bool, before_write=None
 ) -> tuple[list[tuple[str, str]], bytes]:
-    """Write ``resp``; return the headers and the body as sent (body de-chunked)."""
+    """Write ``resp``; return the headers and the body as sent (body de-chunked).
+
+    ``before_write(headers, body)`` runs before the first byte goes out, so whoever records
+    responses has done so by the time the client holds the answer."""
     reason = REASONS.get(resp.status, "Unknown")
     headers = list(resp.headers)
     no_body = resp.status in (204, 304) or 100 <= resp.status < 200
@@ -107,9 +111,12 @@ def write_response(
             out += b"0\r\n\r\n"
         else:
             out += resp.body
+    sent = headers, (b"" if no_body or method == "HEAD" else resp.body)
+    if before_write is not None:
+        before_write(sent)
     wfile.write(bytes(out))
     wfile.flush()
-    return headers, (b"" if no_body or method == "HEAD" else resp.body)
+    return sent
 
 
 class ProxyServer(socketserver.ThreadingTCPServer):
@@ -164,8 +171,16 @@ class _Conn(socketserver.BaseRequestHandler):
         host = target.rsplit(":", 1)[0].strip("[]").lower()
         if not self.server.is_registered(host):
             resp = refusal(host)
-            sent = write_response(wfile, "CONNECT", resp, keep_alive=False)
-            self._record("CONNECT", f"https://{target}", resp.status, sent, time.time(), host, [])
+            arrived = time.time()
+            write_response(
+                wfile,
+                "CONNECT",
+                resp,
+                False,
+                partial(
+                    self._record, "CONNECT", f"https://{target}", resp.status, arrived, host, []
+                ),
+            )
             return
         wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         wfile.flush()
@@ -216,12 +231,17 @@ class _Conn(socketserver.BaseRequestHandler):
                     resp = Response(
                         500, [("Content-Type", "text/plain")], f"replica error: {exc!r}\n".encode()
                     )
-            sent = write_response(wfile, method, resp, keep)
-            self._record(method, url, resp.status, sent, arrived, host, headers)
+            write_response(
+                wfile,
+                method,
+                resp,
+                keep,
+                partial(self._record, method, url, resp.status, arrived, host, headers),
+            )
             if not keep:
                 return
 
-    def _record(self, method, url, status, sent, arrived, host, req_headers) -> None:
+    def _record(self, method, url, status, arrived, host, req_headers, sent) -> None:
         headers, body = sent
         self.server.record(
             SentResponse(method, url, status, headers, body, arrived, host, list(req_headers))
