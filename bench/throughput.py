@@ -28,9 +28,20 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "fundus"
 def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str]:
     extra = ["--pages", pages] if pages else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsarchive", "replica", "--port", "0", "--scale", str(scale),
-         *extra],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "replica",
+            "--port",
+            "0",
+            "--scale",
+            str(scale),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     for _ in range(20):
         line = proc.stdout.readline()
@@ -43,14 +54,34 @@ def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str]
 def crawl(proxy: str, outlets: str, workers: int) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
-        cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", outlets, "--fast",
-               "--proxy", proxy, "--db", f"{tmp}/a.duckdb", "--warc-dir", f"{tmp}/warc",
-               "--stats-json", str(stats_path),
-               "-s", f"NEWSARCHIVE_EXTRACT_WORKERS={workers}",
-               "-s", "NEWSARCHIVE_MAX_AGE_DAYS=36500", "-s", "NEWSARCHIVE_SEEN=false",
-               # the full-text rebuild after the crawl is the same work in both modes
-               "-s", "NEWSARCHIVE_INDEX_FTS=false",
-               "-s", "LOG_LEVEL=WARNING"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "crawl",
+            "--outlets",
+            outlets,
+            "--fast",
+            "--proxy",
+            proxy,
+            "--db",
+            f"{tmp}/a.duckdb",
+            "--warc-dir",
+            f"{tmp}/warc",
+            "--stats-json",
+            str(stats_path),
+            "-s",
+            f"NEWSARCHIVE_EXTRACT_WORKERS={workers}",
+            "-s",
+            "NEWSARCHIVE_MAX_AGE_DAYS=36500",
+            "-s",
+            "NEWSARCHIVE_SEEN=false",
+            # the full-text rebuild after the crawl is the same work in both modes
+            "-s",
+            "NEWSARCHIVE_INDEX_FTS=false",
+            "-s",
+            "LOG_LEVEL=WARNING",
+        ]
         subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
         stats = json.loads(stats_path.read_text())
     # The engine's run time (reactor start to stop), not interpreter start-up and imports.
@@ -63,9 +94,12 @@ def main() -> int:
     ap.add_argument("--outlets", default="nypost,mirror,dailymail,guardian")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--pages", default=str(CORPUS) if CORPUS.is_dir() else None,
-                    help="real-size pages served as articles (default ../shared/corpus when "
-                    "present; --pages '' for the replica's synthetic pages)")
+    ap.add_argument(
+        "--pages",
+        default=str(CORPUS) if CORPUS.is_dir() else None,
+        help="real-size pages served as articles (default ../shared/corpus when "
+        "present; --pages '' for the replica's synthetic pages)",
+    )
     args = ap.parse_args()
     replica, proxy = start_replica(args.scale, args.pages or None)
     print(f"article pages: {args.pages or 'synthetic (replica markup)'}", flush=True)
@@ -75,8 +109,10 @@ def main() -> int:
             for mode, workers in (("inline", 0), ("pool", args.workers)):
                 n, secs = crawl(proxy, args.outlets, workers)
                 rates[mode].append(n / secs)
-                print(f"run {i + 1} {mode:6s}: {n} articles in {secs:.2f}s = {n / secs:.1f}/s",
-                      flush=True)
+                print(
+                    f"run {i + 1} {mode:6s}: {n} articles in {secs:.2f}s = {n / secs:.1f}/s",
+                    flush=True,
+                )
     finally:
         replica.terminate()
         replica.wait()

@@ -95,6 +95,7 @@ class ConditionalGetMiddleware:
             if etag or modified:
                 self.validators[request.url] = {
                     k: v.decode("latin-1")
-                    for k, v in (("etag", etag), ("last_modified", modified)) if v
+                    for k, v in (("etag", etag), ("last_modified", modified))
+                    if v
                 }
         return response

@@ -39,8 +39,11 @@ class OutletRun:
     @property
     def errors(self) -> dict[str, int]:
         prefix = "newsarchive/discovery/error/"
-        return {k[len(prefix):]: v for k, v in self.stats.items()
-                if k.startswith(prefix) and isinstance(v, int)}
+        return {
+            k[len(prefix) :]: v
+            for k, v in self.stats.items()
+            if k.startswith(prefix) and isinstance(v, int)
+        }
 
 
 @dataclass
@@ -67,8 +70,9 @@ def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
-def run_crawl(outlets: list[str], overrides: dict[str, Any] | None = None,
-              env: dict[str, str] | None = None) -> CrawlResult:
+def run_crawl(
+    outlets: list[str], overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> CrawlResult:
     """Crawl ``outlets`` (registry keys) in this process; returns per-outlet stats."""
     if env:
         os.environ.update(env)

@@ -120,8 +120,9 @@ def _xml_root(body: bytes) -> tuple[etree._Element | None, list[str]]:
         return None, errors + ["empty"]
     if stripped.startswith((b"<!doctype html", b"<html")):
         return None, errors + ["html_not_xml"]
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True,
-                             huge_tree=False, remove_comments=True)
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
+    )
     try:
         root = etree.fromstring(body, parser=parser)
     except (etree.XMLSyntaxError, ValueError):
@@ -178,9 +179,14 @@ def parse_feed(body: bytes) -> Parsed:
             if date is None:
                 date = _child(item, "date")
             # atom:updated inside RSS items carries the last change, where outlets give it.
-            entries.append(Entry(link, published=parse_date(_text(date)),
-                                 lastmod=parse_date(_text(_child(item, "updated"))),
-                                 title=_text(_child(item, "title"))))
+            entries.append(
+                Entry(
+                    link,
+                    published=parse_date(_text(date)),
+                    lastmod=parse_date(_text(_child(item, "updated"))),
+                    title=_text(_child(item, "title")),
+                )
+            )
     elif kind == "feed":
         for item in root:
             if _local(item.tag) != "entry":
@@ -192,10 +198,14 @@ def parse_feed(body: bytes) -> Parsed:
                     break
             if not link:
                 continue
-            entries.append(Entry(link.strip(),
-                                 published=parse_date(_text(_child(item, "published"))),
-                                 lastmod=parse_date(_text(_child(item, "updated"))),
-                                 title=_text(_child(item, "title"))))
+            entries.append(
+                Entry(
+                    link.strip(),
+                    published=parse_date(_text(_child(item, "published"))),
+                    lastmod=parse_date(_text(_child(item, "updated"))),
+                    title=_text(_child(item, "title")),
+                )
+            )
     else:
         return Parsed("invalid", [], errors + ["not_feed"])
     return Parsed("feed", entries, errors)

@@ -64,8 +64,12 @@ class Outlet:
 
     def owns(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
-        return any(host == d or host.endswith("." + d.removeprefix("www.")) or
-                   host == d.removeprefix("www.") for d in self.domains)
+        return any(
+            host == d
+            or host.endswith("." + d.removeprefix("www."))
+            or host == d.removeprefix("www.")
+            for d in self.domains
+        )
 
     def is_article_url(self, url: str) -> bool:
         """True when the (canonical) URL is an article of this outlet by its URL alone."""
@@ -145,8 +149,13 @@ def _build(key: str, raw: dict, defaults: dict) -> Outlet:
                 raise _fail(key, fld, f"{url!r} is not an absolute http(s) URL")
             if not outlet.owns(url):
                 raise _fail(key, fld, f"{url!r} is outside the outlet's domains")
-    if not (outlet.news_sitemaps or outlet.sitemaps or outlet.feeds or outlet.sections
-            or outlet.robots_sitemaps):
+    if not (
+        outlet.news_sitemaps
+        or outlet.sitemaps
+        or outlet.feeds
+        or outlet.sections
+        or outlet.robots_sitemaps
+    ):
         raise _fail(key, "feeds", "the outlet has no discovery source")
     return outlet
 

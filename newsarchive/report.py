@@ -17,13 +17,19 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
             "new_articles": int(r.stats.get("newsarchive/discovery/articles_new", 0)),
             "updated_articles": int(r.stats.get("newsarchive/discovery/articles_updated", 0)),
             # articles the sources listed in the window, fetched now or archived before
-            "found": r.articles + int(r.stats.get(f"newsarchive/discovery/{r.outlet}/skipped/seen", 0)),
+            "found": r.articles
+            + int(r.stats.get(f"newsarchive/discovery/{r.outlet}/skipped/seen", 0)),
             "bytes": r.bytes,
-            "extraction_failures": sum(int(r.stats.get(f"newsarchive/extract/{k}", 0))
-                                       for k in ("timeout", "crash", "error")),
+            "extraction_failures": sum(
+                int(r.stats.get(f"newsarchive/extract/{k}", 0))
+                for k in ("timeout", "crash", "error")
+            ),
             "errors": r.errors,
-            "status_counts": {k.rsplit("/", 1)[-1]: v for k, v in r.stats.items()
-                              if k.startswith("downloader/response_status_count/")},
+            "status_counts": {
+                k.rsplit("/", 1)[-1]: v
+                for k, v in r.stats.items()
+                if k.startswith("downloader/response_status_count/")
+            },
             "duration_s": _duration(r.stats),
         }
     return {
@@ -47,9 +53,11 @@ def run_summary(result: CrawlResult) -> str:
     s = run_stats(result)
     verdict = "ok" if s["ok"] else "FAILED"
     failed = [r.outlet for r in result.outlets if r.reason != "finished"]
-    line = (f"crawl {verdict}: {len(result.outlets)} outlets, {s['pages']} pages, "
-            f"{s['articles']} articles, {s['errors']} errors, "
-            f"{s['bytes'] / 1e6:.1f} MB, {s['duration_s']:.1f}s (run {s['run_id']})")
+    line = (
+        f"crawl {verdict}: {len(result.outlets)} outlets, {s['pages']} pages, "
+        f"{s['articles']} articles, {s['errors']} errors, "
+        f"{s['bytes'] / 1e6:.1f} MB, {s['duration_s']:.1f}s (run {s['run_id']})"
+    )
     if failed:
         line += f"; failed: {', '.join(failed)}"
     return line
@@ -71,7 +79,9 @@ def recent_runs(db_path, outlets: list[str], limit: int = 10) -> list[dict]:
     try:
         rows = con.execute(
             "SELECT stats FROM crawl_runs WHERE status = 'finished' AND stats IS NOT NULL "
-            "ORDER BY started DESC LIMIT ?", [limit]).fetchall()
+            "ORDER BY started DESC LIMIT ?",
+            [limit],
+        ).fetchall()
     except Exception:
         return []
     finally:
@@ -85,8 +95,9 @@ def recent_runs(db_path, outlets: list[str], limit: int = 10) -> list[dict]:
     return out
 
 
-def health(stats: dict, history: list[dict], error_rate: float = 0.2,
-           extract_rate: float = 0.1) -> tuple[dict, list[str]]:
+def health(
+    stats: dict, history: list[dict], error_rate: float = 0.2, extract_rate: float = 0.1
+) -> tuple[dict, list[str]]:
     """Per-outlet health against the outlet's recent median, and warnings for the summary.
 
     A warning is raised when an outlet that usually yields articles yields none, when 403/429
@@ -97,16 +108,23 @@ def health(stats: dict, history: list[dict], error_rate: float = 0.2,
 
     report, warnings = {}, []
     for key, o in stats["outlets"].items():
-        past = [h["outlets"][key]["found"] for h in history
-                if "found" in h.get("outlets", {}).get(key, {})]
+        past = [
+            h["outlets"][key]["found"]
+            for h in history
+            if "found" in h.get("outlets", {}).get(key, {})
+        ]
         base = median(past) if past else None
         codes = o.get("status_counts", {})
         blocked = int(codes.get("403", 0)) + int(codes.get("429", 0))
         block_rate = blocked / o["pages"] if o["pages"] else 0.0
         failures = int(o.get("extraction_failures", 0))
         fail_rate = failures / o["articles"] if o["articles"] else 0.0
-        report[key] = {"found": o["found"], "recent_median": base,
-                       "blocked_rate": round(block_rate, 3), "extraction_failures": failures}
+        report[key] = {
+            "found": o["found"],
+            "recent_median": base,
+            "blocked_rate": round(block_rate, 3),
+            "extraction_failures": failures,
+        }
         if base and o["found"] == 0:
             warnings.append(f"{key}: no articles found this run (recent median {base:g})")
         if block_rate > error_rate and blocked >= 3:

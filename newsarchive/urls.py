@@ -40,8 +40,11 @@ def canonicalize_url(url: str, primary_hosts: dict[str, str] | None = None) -> s
         netloc = f"{host}:{port}"
     path = parts.path or "/"
     path = re.sub(r"/{2,}", "/", path)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not TRACKING_PARAM.match(k)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not TRACKING_PARAM.match(k)
+    ]
     query.sort()
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 

@@ -11,19 +11,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_crawl(tmp: Path, replica, outlets: list[str], *settings: str, timeout: float = 300,
-              extra_args: tuple[str, ...] = (), check: bool = True) -> dict:
+def run_crawl(
+    tmp: Path,
+    replica,
+    outlets: list[str],
+    *settings: str,
+    timeout: float = 300,
+    extra_args: tuple[str, ...] = (),
+    check: bool = True,
+) -> dict:
     """Run ``newsarchive crawl`` for ``outlets`` through ``replica``; return its JSON stats."""
     stats_path = tmp / f"stats-{len(list(tmp.glob('stats-*.json')))}.json"
-    cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", ",".join(outlets),
-           "--fast", "--db", str(tmp / "archive.duckdb"), "--warc-dir", str(tmp / "warc"),
-           "--stats-json", str(stats_path), *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "newsarchive",
+        "crawl",
+        "--outlets",
+        ",".join(outlets),
+        "--fast",
+        "--db",
+        str(tmp / "archive.duckdb"),
+        "--warc-dir",
+        str(tmp / "warc"),
+        "--stats-json",
+        str(stats_path),
+        *extra_args,
+    ]
     for s in settings:
         cmd += ["-s", s]
     env = {**os.environ, **replica.env(), "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"crawl failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"crawl failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+        )
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     stats["_returncode"] = proc.returncode
     stats["_stdout"] = proc.stdout

@@ -29,26 +29,40 @@ def site():
 def fetched_pages(replica, outlet_key: str) -> list[str]:
     """Canonical URLs of the pages of an outlet that the crawl fetched with status 200."""
     outlet = OUTLETS[outlet_key]
-    return [canonicalize_url(s.url, HOSTS) for s in replica.sent
-            if s.method == "GET" and s.status == 200 and outlet.owns(s.url)]
+    return [
+        canonicalize_url(s.url, HOSTS)
+        for s in replica.sent
+        if s.method == "GET" and s.status == 200 and outlet.owns(s.url)
+    ]
 
 
-@pytest.mark.parametrize("outlet_key, sources", [
-    ("guardian", {"news_sitemap"}),          # news sitemap only
-    ("mirror", {"sitemap", "news_sitemap"}),  # sitemap index with filters (+ news sitemap)
-    ("cbc", {"feed"}),                        # RSS only
-])
+@pytest.mark.parametrize(
+    "outlet_key, sources",
+    [
+        ("guardian", {"news_sitemap"}),  # news sitemap only
+        ("mirror", {"sitemap", "news_sitemap"}),  # sitemap index with filters (+ news sitemap)
+        ("cbc", {"feed"}),  # RSS only
+    ],
+)
 def test_finds_exactly_the_articles_in_window(site, tmp_path, outlet_key, sources):
     before = len(site.sent)
     run_crawl(tmp_path, site, [outlet_key], "NEWSARCHIVE_SEEN=false")
     outlet = OUTLETS[outlet_key]
     truth = site.truth(outlet_key)
     by_url = {t.url: t for t in truth}
-    fetched = [canonicalize_url(s.url, HOSTS) for s in site.sent[before:]
-               if s.method == "GET" and outlet.owns(s.url)]
+    fetched = [
+        canonicalize_url(s.url, HOSTS)
+        for s in site.sent[before:]
+        if s.method == "GET" and outlet.owns(s.url)
+    ]
     article_fetches = [u for u in fetched if u in by_url]
-    expected = {t.url for t in truth if t.kind == "article" and t.in_window
-                and t.discovered_in & {"news_sitemap", "sitemap", "feed"}}
+    expected = {
+        t.url
+        for t in truth
+        if t.kind == "article"
+        and t.in_window
+        and t.discovered_in & {"news_sitemap", "sitemap", "feed"}
+    }
     assert expected, "the replica must have in-window articles for this outlet"
     assert set(article_fetches) >= expected
     assert len(article_fetches) == len(set(article_fetches)), "an article was fetched twice"
@@ -61,8 +75,14 @@ def test_finds_exactly_the_articles_in_window(site, tmp_path, outlet_key, source
 
 def test_disallowed_never_fetched_and_crawl_delay_holds(site, tmp_path):
     before = len(site.sent)
-    run_crawl(tmp_path, site, ["nypost"], "NEWSARCHIVE_SEEN=false", "NEWSARCHIVE_SECTIONS=always",
-              "NEWSARCHIVE_MAX_ARTICLES=5")
+    run_crawl(
+        tmp_path,
+        site,
+        ["nypost"],
+        "NEWSARCHIVE_SEEN=false",
+        "NEWSARCHIVE_SECTIONS=always",
+        "NEWSARCHIVE_MAX_ARTICLES=5",
+    )
     sent = [s for s in site.sent[before:] if urlsplit(s.url).hostname == "nypost.com"]
     robots = next(s for s in sent if urlsplit(s.url).path == "/robots.txt")
     disallowed = re.findall(r"(?im)^disallow:\s*(\S+)", robots.body.decode())

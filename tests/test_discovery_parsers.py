@@ -35,9 +35,11 @@ def test_news_sitemap_keeps_news_fields():
 
 
 def test_gzipped_sitemap_index():
-    body = gzip.compress(b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                         b"<sitemap><loc>https://a.test/s1.xml.gz</loc><lastmod>2026-11-20T00:00:00Z"
-                         b"</lastmod></sitemap></sitemapindex>")
+    body = gzip.compress(
+        b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<sitemap><loc>https://a.test/s1.xml.gz</loc><lastmod>2026-11-20T00:00:00Z"
+        b"</lastmod></sitemap></sitemapindex>"
+    )
     parsed = parse_sitemap(body)
     assert parsed.kind == "sitemapindex"
     assert [e.url for e in parsed.entries] == ["https://a.test/s1.xml.gz"]
@@ -55,14 +57,18 @@ def test_broken_inputs_are_reported_not_raised():
 
 
 def test_rss_and_atom():
-    rss = parse_feed(b"<rss version='2.0'><channel><item><title>A</title>"
-                     b"<link>https://a.test/1</link><pubDate>Fri, 20 Nov 2026 10:00:00 +0000</pubDate>"
-                     b"</item><item><guid>https://a.test/2</guid></item></channel></rss>")
+    rss = parse_feed(
+        b"<rss version='2.0'><channel><item><title>A</title>"
+        b"<link>https://a.test/1</link><pubDate>Fri, 20 Nov 2026 10:00:00 +0000</pubDate>"
+        b"</item><item><guid>https://a.test/2</guid></item></channel></rss>"
+    )
     assert [e.url for e in rss.entries] == ["https://a.test/1", "https://a.test/2"]
     assert rss.entries[0].published == datetime(2026, 11, 20, 10, tzinfo=UTC)
-    atom = parse_feed(b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>B</title>"
-                      b"<link rel='alternate' href='https://a.test/3'/>"
-                      b"<updated>2026-11-20T11:00:00Z</updated></entry></feed>")
+    atom = parse_feed(
+        b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>B</title>"
+        b"<link rel='alternate' href='https://a.test/3'/>"
+        b"<updated>2026-11-20T11:00:00Z</updated></entry></feed>"
+    )
     assert atom.entries[0].url == "https://a.test/3"
     assert atom.entries[0].date == datetime(2026, 11, 20, 11, tzinfo=UTC)
 

@@ -31,8 +31,11 @@ def in_window(replica: Replica, key: str) -> set[str]:
 def article_fetches(replica: Replica, start: int, keys: list[str]) -> list[str]:
     """Canonical URLs of article pages fetched since ``start`` in ``replica.sent``."""
     truth = {t.url for k in keys for t in replica.truth(k)}
-    urls = [canonicalize_url(s.url, HOSTS) for s in replica.sent[start:]
-            if s.method == "GET" and s.status == 200]
+    urls = [
+        canonicalize_url(s.url, HOSTS)
+        for s in replica.sent[start:]
+        if s.method == "GET" and s.status == 200
+    ]
     return [u for u in urls if u in truth]
 
 
@@ -70,8 +73,11 @@ def test_second_run_fetches_only_new_and_updated(tmp_path):
     assert sum(o["updated_articles"] for o in stats["outlets"].values()) == 2
     db = tmp_path / "archive.duckdb"
     for t in updated:
-        versions = query(db, "SELECT count(*), count(DISTINCT capture_id) FROM articles "
-                             "WHERE canonical_url = ?", t.url)[0]
+        versions = query(
+            db,
+            "SELECT count(*), count(DISTINCT capture_id) FROM articles WHERE canonical_url = ?",
+            t.url,
+        )[0]
         assert versions == (2, 2), t.url
     runs = query(db, "SELECT status, stats IS NOT NULL FROM crawl_runs ORDER BY started")
     assert runs == [("finished", True), ("finished", True)]
@@ -82,16 +88,29 @@ def test_overlapping_run_is_refused(tmp_path):
     r.start()
     try:
         env = {**os.environ, **r.env(), "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", "cbc", "--fast",
-               "--db", str(tmp_path / "archive.duckdb"), "--warc-dir", str(tmp_path / "warc")]
-        slow = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "crawl",
+            "--outlets",
+            "cbc",
+            "--fast",
+            "--db",
+            str(tmp_path / "archive.duckdb"),
+            "--warc-dir",
+            str(tmp_path / "warc"),
+        ]
+        slow = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             deadline = time.time() + 30
             while time.time() < deadline and not any("cbc.ca" in s.url for s in r.sent):
                 time.sleep(0.05)
-            second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                                    timeout=60)
+            second = subprocess.run(
+                cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+            )
             assert slow.poll() is None, "the first run should still be going"
         finally:
             out, err = slow.communicate(timeout=120)
@@ -110,11 +129,29 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
         expected = in_window(r, "nypost")
         assert len(expected) >= 10
         env = {**os.environ, **r.env(), "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", "nypost", "--fast",
-               "--db", str(tmp_path / "archive.duckdb"), "--warc-dir", str(tmp_path / "warc"),
-               "-s", "NEWSARCHIVE_INDEX_BATCH_SIZE=2"]
-        victim = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "crawl",
+            "--outlets",
+            "nypost",
+            "--fast",
+            "--db",
+            str(tmp_path / "archive.duckdb"),
+            "--warc-dir",
+            str(tmp_path / "warc"),
+            "-s",
+            "NEWSARCHIVE_INDEX_BATCH_SIZE=2",
+        ]
+        victim = subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.time() + 60
         while time.time() < deadline and len(article_fetches(r, 0, keys)) < len(expected) // 2:
             time.sleep(0.02)
@@ -133,13 +170,19 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
     urls = [u for (u,) in rows]
     assert sorted(urls) == sorted(expected), "every article indexed exactly once"
     assert not list((tmp_path / "warc").glob("*.open"))
-    check = subprocess.run([sys.executable, "-m", "newsarchive", "warc", "check",
-                            str(tmp_path / "warc")], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "newsarchive", "warc", "check", str(tmp_path / "warc")],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     pytest.importorskip("warcio")
     for f in (tmp_path / "warc").glob("*.warc.gz"):
-        wc = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(f)],
-                            capture_output=True, text=True)
+        wc = subprocess.run(
+            [str(Path(sys.executable).parent / "warcio"), "check", str(f)],
+            capture_output=True,
+            text=True,
+        )
         assert wc.returncode == 0, wc.stdout + wc.stderr
 
 
@@ -151,13 +194,26 @@ def test_scrapy_crawl_takes_the_outlet_lock_and_records_its_run(tmp_path):
     r.start()
     db = tmp_path / "archive.duckdb"
     env = {**os.environ, **r.env(), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "cbc", "-s", f"NEWSARCHIVE_DB={db}",
-           "-s", f"NEWSARCHIVE_WARC_DIR={tmp_path / 'warc'}", "-s", "DOWNLOAD_DELAY=0",
-           "-s", "AUTOTHROTTLE_ENABLED=false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "cbc",
+        "-s",
+        f"NEWSARCHIVE_DB={db}",
+        "-s",
+        f"NEWSARCHIVE_WARC_DIR={tmp_path / 'warc'}",
+        "-s",
+        "DOWNLOAD_DELAY=0",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=false",
+    ]
     try:
         with OutletLocks(tmp_path / ".archive.duckdb.locks", ["cbc"]):
-            held = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=120)
+            held = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            )
         during_held = [s.url for s in r.sent if "/news/" in s.url]
         free = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     finally:

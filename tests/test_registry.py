@@ -33,8 +33,13 @@ def test_registry_has_required_outlets_and_validates():
 
 
 def test_every_outlet_is_a_spider():
-    out = subprocess.run([sys.executable, "-m", "scrapy", "list"], capture_output=True,
-                         text=True, check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[1]),
+    )
     names = set(out.stdout.split())
     assert set(load_outlets()) <= names
     assert len(names) >= 25
@@ -43,12 +48,18 @@ def test_every_outlet_is_a_spider():
 @pytest.mark.parametrize(
     "change, field",
     [
-        (("country = \"uk\"\n", ""), "country"),
-        (("feeds = [\"https://www.demo.test/feed/\"]", "feeds = 3"), "feeds"),
+        (('country = "uk"\n', ""), "country"),
+        (('feeds = ["https://www.demo.test/feed/"]', "feeds = 3"), "feeds"),
         (("article_allow = ['^https", "article_allow = ['(^https"), "article_allow"),
-        (("feeds = [\"https://www.demo.test/feed/\"]", "feeds = [\"https://elsewhere.test/feed\"]"), "feeds"),
+        (
+            ('feeds = ["https://www.demo.test/feed/"]', 'feeds = ["https://elsewhere.test/feed"]'),
+            "feeds",
+        ),
         (("language", "colour = 1\nlanguage"), "colour"),
-        (("domains = [\"www.demo.test\", \"demo.test\"]", "domains = [\"https://demo.test/\"]"), "domains"),
+        (
+            ('domains = ["www.demo.test", "demo.test"]', 'domains = ["https://demo.test/"]'),
+            "domains",
+        ),
     ],
 )
 def test_bad_entry_names_outlet_and_field(change, field):

@@ -122,7 +122,11 @@ class Crawl:
 
     def run(self, timeout: float = 120) -> subprocess.CompletedProcess:
         res = subprocess.run(
-            self.args, env=self.env, cwd=self.script.parent, capture_output=True, text=True,
+            self.args,
+            env=self.env,
+            cwd=self.script.parent,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         assert res.returncode == 0, res.stderr[-3000:]
@@ -131,7 +135,10 @@ class Crawl:
 
     def popen(self) -> subprocess.Popen:
         return subprocess.Popen(
-            self.args, env=self.env, cwd=self.script.parent, stdout=subprocess.DEVNULL,
+            self.args,
+            env=self.env,
+            cwd=self.script.parent,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 

@@ -27,10 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-age-days", type=float, help="skip dated entries older than this")
     p.add_argument("--max-articles", type=int, help="per outlet, stop after N article requests")
     p.add_argument("--proxy", help="send every request through this proxy (e.g. the replica)")
-    p.add_argument("--fast", action="store_true",
-                   help="no politeness delays: only for the local replica")
-    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a Scrapy/newsarchive setting")
+    p.add_argument(
+        "--fast", action="store_true", help="no politeness delays: only for the local replica"
+    )
+    p.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Scrapy/newsarchive setting",
+    )
     p.add_argument("--stats-json", help="write the run's stats as JSON to this file")
     p.set_defaults(func=run)
 
@@ -65,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
     keys = sorted(registry) if args.all else [k.strip() for k in args.outlets.split(",") if k]
     unknown = [k for k in keys if k not in registry]
     if unknown or not keys:
-        print(f"newsarchive crawl: unknown outlet(s): {', '.join(unknown) or '(none given)'}; "
-              "see `scrapy list`", file=sys.stderr)
+        print(
+            f"newsarchive crawl: unknown outlet(s): {', '.join(unknown) or '(none given)'}; "
+            "see `scrapy list`",
+            file=sys.stderr,
+        )
         return 2
     try:
         overrides = parse_overrides(args)

@@ -43,8 +43,12 @@ def run(args: argparse.Namespace) -> int:
     replica = Replica(seed=args.seed, articles_per_outlet=args.scale)
     proxy = replica.start()
     print(f"replica of {len(keys)} outlets listening at {proxy} (nothing leaves loopback)")
-    overrides = {**replica_overrides(), "NEWSARCHIVE_DB": args.db,
-                 "NEWSARCHIVE_WARC_DIR": args.warc_dir, "LOG_LEVEL": "WARNING"}
+    overrides = {
+        **replica_overrides(),
+        "NEWSARCHIVE_DB": args.db,
+        "NEWSARCHIVE_WARC_DIR": args.warc_dir,
+        "LOG_LEVEL": "WARNING",
+    }
     try:
         result = run_crawl(keys, overrides, replica.env())
     finally:
@@ -52,11 +56,14 @@ def run(args: argparse.Namespace) -> int:
     stats = run_stats(result)
     warcs = sorted(Path(args.warc_dir).glob("*.warc.gz"))
     warc_bytes = sum(p.stat().st_size for p in warcs)
-    print(f"\ncrawled {len(keys)} outlets in {time.time() - t0:.1f}s: {stats['pages']} pages, "
-          f"{stats['articles']} article pages, {stats['errors']} discovery problems recorded")
+    print(
+        f"\ncrawled {len(keys)} outlets in {time.time() - t0:.1f}s: {stats['pages']} pages, "
+        f"{stats['articles']} article pages, {stats['errors']} discovery problems recorded"
+    )
     print(f"WARC: {len(warcs)} files, {warc_bytes / 1e6:.1f} MB in {args.warc_dir}/")
-    per_outlet = sorted(((k, v["articles"], v["pages"]) for k, v in stats["outlets"].items()),
-                        key=lambda r: -r[1])
+    per_outlet = sorted(
+        ((k, v["articles"], v["pages"]) for k, v in stats["outlets"].items()), key=lambda r: -r[1]
+    )
     print("articles fetched this run, per outlet:")
     print(_table(per_outlet, ["outlet", "articles", "pages"]))
     _show_index(args.db)
@@ -80,14 +87,20 @@ def _show_index(db: str) -> None:
         return
     con = connect(db, read_only=True, timeout=30)
     try:
-        query = ("SELECT outlet, count(*) AS articles, max(published) AS newest FROM articles "
-                 "WHERE is_article GROUP BY outlet ORDER BY articles DESC, outlet LIMIT 8")
+        query = (
+            "SELECT outlet, count(*) AS articles, max(published) AS newest FROM articles "
+            "WHERE is_article GROUP BY outlet ORDER BY articles DESC, outlet LIMIT 8"
+        )
         print(f"\nSQL> {query}")
         print(_table(con.execute(query).fetchall(), ["outlet", "articles", "newest"]))
         total = con.execute("SELECT count(*) FROM captures").fetchone()[0]
         print(f"    ({total} captures indexed in {db})")
-        titles = [r[0] for r in con.execute(
-            "SELECT title FROM articles WHERE is_article AND title IS NOT NULL LIMIT 200").fetchall()]
+        titles = [
+            r[0]
+            for r in con.execute(
+                "SELECT title FROM articles WHERE is_article AND title IS NOT NULL LIMIT 200"
+            ).fetchall()
+        ]
         words: dict[str, int] = {}
         for title in titles:
             for w in re.findall(r"[A-Za-z]{6,}", title):

@@ -402,8 +402,9 @@ class Replica:
         )
         if self.page_bodies and truth.kind == "article":
             body = self.page_bodies[num % len(self.page_bodies)]
-            resp = Response(200, [("Content-Type", "text/html; charset=utf-8"), *self._common(),
-                                  *extra], body)
+            resp = Response(
+                200, [("Content-Type", "text/html; charset=utf-8"), *self._common(), *extra], body
+            )
             return self._encode(resp, url, headers)
         return self._html(site, url, markup.render_page(site, truth), headers, extra)
 

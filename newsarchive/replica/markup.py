@@ -121,8 +121,7 @@ def chrome_head(site: Site, t: ArticleTruth, extra: str = "") -> str:
         f'<meta property="article:published_time" content="{t.published}">'
         f'<meta property="article:modified_time" content="{t.modified}">'
         f'<meta name="author" content="{E(", ".join(t.authors))}">{extra}'
-        f"{page_state(t.url)}</head>\n<body>"
-        + nav(site)
+        f"{page_state(t.url)}</head>\n<body>" + nav(site)
     )
 
 
@@ -137,9 +136,31 @@ def page_state(url: str, size: int = 24_000) -> str:
 
 
 MENU_TOPICS = (
-    "latest", "politics", "crime", "courts", "health", "schools", "transport", "housing",
-    "weather", "environment", "energy", "jobs", "property", "markets", "tech", "science",
-    "travel", "food", "family", "money", "cars", "football", "cricket", "tennis", "opinion",
+    "latest",
+    "politics",
+    "crime",
+    "courts",
+    "health",
+    "schools",
+    "transport",
+    "housing",
+    "weather",
+    "environment",
+    "energy",
+    "jobs",
+    "property",
+    "markets",
+    "tech",
+    "science",
+    "travel",
+    "food",
+    "family",
+    "money",
+    "cars",
+    "football",
+    "cricket",
+    "tennis",
+    "opinion",
 )
 _NAV_CACHE: dict[str, str] = {}
 

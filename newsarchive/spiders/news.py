@@ -80,16 +80,27 @@ class NewsSpider(scrapy.Spider):
         """Count a discovery problem and return a fetch_error item for the index."""
         self.count(f"error/{kind}")
         self.logger.warning("discovery problem %s at %s %s", kind, url, detail)
-        return {"kind": "fetch_error", "url": url, "outlet": self.outlet.key,
-                "time": datetime.now(UTC), "error_kind": kind, "detail": detail}
+        return {
+            "kind": "fetch_error",
+            "url": url,
+            "outlet": self.outlet.key,
+            "time": datetime.now(UTC),
+            "error_kind": kind,
+            "detail": detail,
+        }
 
     def source_request(self, url: str, callback, source: str, **meta: Any) -> scrapy.Request | None:
         if url in self.sources_seen:
             return None
         self.sources_seen.add(url)
         self.count(f"requests/{source}")
-        return scrapy.Request(url, callback=callback, errback=self.on_error, priority=10,
-                              meta={"discovery": {"source": source, "source_url": url}, **meta})
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            priority=10,
+            meta={"discovery": {"source": source, "source_url": url}, **meta},
+        )
 
     # -- start ---------------------------------------------------------------------------
     async def start(self):
@@ -216,11 +227,20 @@ class NewsSpider(scrapy.Spider):
             return
         self.articles_requested += 1
         self.count(f"articles/{source}")
-        discovery = {"source": source, "source_url": source_url, "lastmod": _iso(entry.lastmod),
-                     "published": _iso(entry.published), "title": entry.title,
-                     "keywords": entry.keywords or None}
-        yield scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
-                             meta={"discovery": discovery, "update": bool(seen_at)})
+        discovery = {
+            "source": source,
+            "source_url": source_url,
+            "lastmod": _iso(entry.lastmod),
+            "published": _iso(entry.published),
+            "title": entry.title,
+            "keywords": entry.keywords or None,
+        }
+        yield scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta={"discovery": discovery, "update": bool(seen_at)},
+        )
 
     def parse_article(self, response: Response):
         mime = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";")[0].lower()
