@@ -79,7 +79,7 @@ def run_crawl(
     run_id = (overrides or {}).get("NEWSARCHIVE_RUN_ID") or uuid.uuid4().hex[:12]
     settings = crawl_settings({**(overrides or {}), "NEWSARCHIVE_RUN_ID": run_id})
     loader = SpiderLoader.from_settings(settings)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawlers = []
     for key in outlets:
         crawler = process.create_crawler(loader.load(key))

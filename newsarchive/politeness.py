@@ -9,6 +9,7 @@ up to ``NEWSARCHIVE_RETRY_AFTER_TIMES`` times, waiting at most ``NEWSARCHIVE_RET
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -16,7 +17,6 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from twisted.internet import task
 
 from newsarchive.discovery import robots_crawl_delay
 
@@ -74,20 +74,18 @@ class PolitenessMiddleware:
         key = downloader.get_slot_key(request)
         return downloader.slots.get(key)
 
-    def process_request(self, request):
+    async def process_request(self, request):
         host = urlsplit(request.url).hostname or ""
         delay = self.crawl_delays.get(host)
         if delay:
             slot = self._slot(request)
             if slot is not None:
                 slot.delay = max(slot.delay, delay)
-                slot.randomize_delay = False
+                slot.jitter = 0.0
         wait = self.paused_until.get(host, 0) - time.time()
         if wait > 0:
             self.stats.inc_value("newsarchive/politeness/retry_after_waits")
-            from twisted.internet import reactor
-
-            return task.deferLater(reactor, wait, lambda: None)
+            await asyncio.sleep(wait)
         return None
 
     def process_response(self, request, response):

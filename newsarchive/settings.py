@@ -24,8 +24,8 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 # A response yields at most a page item; Scrapy's default of 100 only spawns idle tasks.
 CONCURRENT_ITEMS = 16
-DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY = 1.5
+DOWNLOAD_DELAY_JITTER = 0.3  # 1.05-1.95 s between requests to a host
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 RETRY_ENABLED = True
@@ -75,7 +75,7 @@ def replica_overrides(concurrency: int = 16) -> dict:
     return {
         "AUTOTHROTTLE_ENABLED": False,
         "DOWNLOAD_DELAY": 0,
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DOWNLOAD_DELAY_JITTER": 0,
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
     }

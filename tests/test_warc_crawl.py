@@ -85,7 +85,7 @@ CRAWL_SCRIPT = textwrap.dedent("""
     settings.update({"EXTENSIONS": {"newsarchive.warc.WarcWriter": 100},
                      "LOG_LEVEL": "WARNING", "NEWSARCHIVE_CRAWL_DELAY_MAX": 0})
     settings.update(cfg["settings"])
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     process.crawl(WarcTestSpider)
     process.start()
 """)

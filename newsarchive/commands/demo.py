@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -34,14 +36,39 @@ def _table(rows: list[tuple], headers: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from newsarchive.crawl import run_crawl
     from newsarchive.registry import load_outlets
-    from newsarchive.replica import Replica
     from newsarchive.report import run_stats
     from newsarchive.settings import replica_overrides
 
     keys = [k.strip() for k in args.outlets.split(",")] if args.outlets else sorted(load_outlets())
     t0 = time.time()
-    replica = Replica(seed=args.seed, articles_per_outlet=args.scale)
-    proxy = replica.start()
+    # The replica runs in a process of its own, as a real site would: it does not compete
+    # with the crawler for the interpreter.
+    replica = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "replica",
+            "--port",
+            "0",
+            "--seed",
+            str(args.seed),
+            "--scale",
+            str(args.scale),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    proxy = ""
+    for _ in range(20):
+        line = replica.stdout.readline()
+        if line.startswith("proxy: "):
+            proxy = line.split()[1]
+            break
+    if not proxy:
+        replica.kill()
+        print("demo: the replica did not start", file=sys.stderr)
+        return 1
     print(f"replica of {len(keys)} outlets listening at {proxy} (nothing leaves loopback)")
     overrides = {
         **replica_overrides(),
@@ -49,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
         "NEWSARCHIVE_WARC_DIR": args.warc_dir,
         "LOG_LEVEL": "WARNING",
     }
+    env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
     try:
-        result = run_crawl(keys, overrides, replica.env())
+        result = run_crawl(keys, overrides, env)
     finally:
-        replica.stop()
+        replica.terminate()
+        replica.wait(timeout=30)
     stats = run_stats(result)
     warcs = sorted(Path(args.warc_dir).glob("*.warc.gz"))
     warc_bytes = sum(p.stat().st_size for p in warcs)

@@ -100,11 +100,12 @@ def connect(
         except ArchiveError as exc:
             logging.getLogger(__name__).warning("%s", exc)
     else:
-        from newsarchive.index.spool import merge_spool
+        from newsarchive.index.spool import WRITER_LOCK, merge_spool
 
         try:
-            ensure_schema(con)
-            merge_spool(path, con, merge_stats)
+            with WRITER_LOCK:
+                ensure_schema(con)
+                merge_spool(path, con, merge_stats)
         except BaseException:
             con.close()
             raise

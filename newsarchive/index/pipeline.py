@@ -20,16 +20,18 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task, threads
 
 from newsarchive import signals as na_signals
 from newsarchive.index.db import ArchiveError, resolve_db_path
 from newsarchive.index.rows import article_row, capture_row, error_row, utc_iso
-from newsarchive.index.spool import Spool
+from newsarchive.index.spool import WRITER_LOCK, Spool
 
 logger = logging.getLogger(__name__)
 STATS = "newsarchive/index/"
+_OPEN: dict[str, int] = {}  # open pipelines per archive path in this process
 
 
 class IndexPipeline:
@@ -80,6 +82,7 @@ class IndexPipeline:
     # -- Scrapy hooks ---------------------------------------------------------------------
 
     def open_spider(self) -> None:
+        _OPEN[str(self.db_path)] = _OPEN.get(str(self.db_path), 0) + 1
         self._loop = task.LoopingCall(self._tick)
         self._loop.start(min(1.0, self.batch_seconds / 2), now=False)
 
@@ -108,21 +111,38 @@ class IndexPipeline:
             )
         return item
 
-    def close_spider(self) -> None:
+    def close_spider(self) -> Any:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        from twisted.internet import reactor
+
+        if reactor.running:
+            # The final merge and the full-text rebuild take seconds: off the reactor, so the
+            # other spiders of the process and their connections close on time meanwhile.
+            return threads.deferToThread(self._finish)
+        self._finish()
+        return None
+
+    def _finish(self) -> None:
         self._merge_done.wait(self.close_timeout)
-        self._flush(timeout=self.close_timeout)
-        if self.spool.has_sealed():
-            logger.warning(
-                "index: archive %s stayed locked; rows wait in %s and are merged by the next "
-                "writer open",
-                self.db_path,
-                self.spool.dir,
-            )
-            self.stats.set_value(STATS + "left_in_spool", True)
-        elif self.fts:
-            self._rebuild_fts()
+        with WRITER_LOCK:  # pipelines of one process finish one after another
+            if self.spool.seal():
+                self.stats.inc_value(STATS + "batches")
+            merged = self._try_merge(self.close_timeout)
+            self._merged(merged)
+            key = str(self.db_path)
+            _OPEN[key] = _OPEN.get(key, 1) - 1
+            if not merged:
+                logger.warning(
+                    "index: archive %s stayed locked; rows wait in %s and are merged by the "
+                    "next writer open",
+                    self.db_path,
+                    self.spool.dir,
+                )
+                self.stats.set_value(STATS + "left_in_spool", True)
+            elif self.fts and _OPEN[key] <= 0:
+                # Many spiders in one crawl: the full-text index is rebuilt once, by the last.
+                self._rebuild_fts()
         self._sync_stats()
 
     # -- internals ------------------------------------------------------------------------
@@ -194,12 +214,17 @@ class IndexPipeline:
             finally:
                 self._merge_done.set()
 
-        threads.deferToThread(work).addCallback(self._merged)
+        threads.deferToThread(work).addCallbacks(self._merged, self._merge_crashed)
+
+    def _merge_crashed(self, failure: Any) -> None:
+        logger.error("index: merge thread failed: %s (rows stay in the spool)", failure.value)
+        self.stats.inc_value(STATS + "merge_errors")
+        self._merged(False)
 
     def _try_merge(self, timeout: float) -> bool:
         try:
             return self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
-        except ArchiveError as exc:
+        except (ArchiveError, duckdb.Error, OSError) as exc:
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
             self.stats.inc_value(STATS + "merge_errors")
             return False
@@ -224,7 +249,8 @@ class IndexPipeline:
 
         started = time.monotonic()
         try:
-            built = rebuild_fts(self.db_path, timeout=self.close_timeout)
+            with WRITER_LOCK:
+                built = rebuild_fts(self.db_path, timeout=self.close_timeout)
         except Exception as exc:  # the archive itself is complete; search can rebuild later
             logger.error("index: full-text rebuild failed: %s", exc)
             self.stats.inc_value(STATS + "fts_errors")

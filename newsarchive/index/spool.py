@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -117,11 +118,12 @@ class Spool:
         """Merge sealed segments; False when the archive stayed locked (they wait for later)."""
         from newsarchive.index.db import ArchiveLocked, connect
 
-        try:
-            con = connect(self.db_path, read_only=False, timeout=timeout, merge_stats=stats)
-        except ArchiveLocked:
-            return False
-        con.close()
+        with WRITER_LOCK:
+            try:
+                con = connect(self.db_path, read_only=False, timeout=timeout, merge_stats=stats)
+            except ArchiveLocked:
+                return False
+            con.close()
         return True
 
 
@@ -225,7 +227,16 @@ def merge_spool(
     A segment DuckDB cannot read is renamed ``*.bad`` (kept for inspection, logged) so one
     bad file never blocks the rest.
     """
-    directory = spool_dir(db_path)
+    with WRITER_LOCK:
+        return _merge_spool(spool_dir(db_path), con, stats)
+
+
+# Spiders of one process share one DuckDB instance, so the file lock does not keep their
+# merge threads apart (schema checks and merges would conflict): this lock does.
+WRITER_LOCK = threading.RLock()
+
+
+def _merge_spool(directory: Path, con: duckdb.DuckDBPyConnection, stats: dict | None) -> int:
     if not directory.is_dir():
         return 0
     _recover_orphans(directory)
@@ -238,6 +249,8 @@ def merge_spool(
         except duckdb.Error:
             added = {}
             for f in chunk:  # find the bad file(s)
+                if not f.exists():
+                    continue
                 try:
                     for t, n in _merge_files(con, [f]).items():
                         added[t] = added.get(t, 0) + n

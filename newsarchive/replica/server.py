@@ -185,11 +185,22 @@ class _Conn(socketserver.BaseRequestHandler):
         wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         wfile.flush()
         tls = self.server.ssl_context.wrap_socket(sock, server_side=True)
-        self._serve(tls.makefile("rb"), tls.makefile("wb"), "https", host, first=None)
+        rfile, wfile = tls.makefile("rb"), tls.makefile("wb")
         try:
-            tls.unwrap()
-        except (OSError, ssl.SSLError, ValueError):
-            pass
+            self._serve(rfile, wfile, "https", host, first=None)
+        finally:
+            # Close the tunnel at once (file objects too: they keep the socket open), so a
+            # client closing its pool is not left waiting for the TCP close.
+            for f in (rfile, wfile):
+                try:
+                    f.close()
+                except (OSError, ssl.SSLError, ValueError):
+                    pass
+            try:
+                tls.shutdown(socket.SHUT_RDWR)
+            except (OSError, ssl.SSLError, ValueError):
+                pass
+            tls.close()
 
     def _serve(self, rfile, wfile, scheme: str, tunnel_host: str | None, first) -> None:
         while True:
