@@ -219,10 +219,10 @@ def test_pipeline_is_off_when_disabled() -> None:
 def test_time_trigger_flushes_partial_batch_in_a_real_crawl(tmp_path: Path) -> None:
     db = tmp_path / "a.duckdb"
     proc = harness(
-        tmp_path, n=7, batch_size=500, batch_seconds=0.3, pause_after=7, pause=6, fts=False
+        tmp_path, n=7, batch_size=500, batch_seconds=0.3, pause_after=7, pause=15, fts=False
     )
     seen_mid = 0
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 12  # well inside the spider's 15 s pause
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if db.exists():
