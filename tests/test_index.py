@@ -185,7 +185,7 @@ def test_pipeline_batches_by_count(tmp_path: Path, n: int, batch: int) -> None:
             "article": synthetic_article(i),
         }
         assert pipe.process_item(item) is item
-    pipe.close_spider()
+    pipe.finish()
     stats = crawler.stats.get_stats()
     # Sealed batches follow the count exactly; merges run off the reactor and may fold
     # several sealed batches into one transaction, never more transactions than batches.
@@ -204,7 +204,7 @@ def test_pipeline_batches_by_count(tmp_path: Path, n: int, batch: int) -> None:
                 "time": datetime.now(UTC),
             }
         )
-        pipe.close_spider()
+        pipe.finish()
         assert count(db, "SELECT kind FROM fetch_errors WHERE url = 'https://x/1'") == "http_404"
 
 

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="crawl the offline replica of all outlets (no internet)")
     p.add_argument("--db", default="archive.duckdb", help="index file (default archive.duckdb)")
     p.add_argument("--warc-dir", default="warc", help="WARC directory (default warc/)")
-    p.add_argument("--scale", type=int, default=10, help="articles per outlet in the replica")
+    p.add_argument("--scale", type=int, default=30, help="articles per outlet in the replica")
     p.add_argument("--seed", type=int, default=1, help="replica seed")
     p.add_argument("--outlets", help="comma-separated outlets (default: all)")
     p.set_defaults(func=run)

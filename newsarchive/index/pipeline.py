@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task, threads
 
 from newsarchive import signals as na_signals
@@ -111,17 +112,20 @@ class IndexPipeline:
             )
         return item
 
-    def close_spider(self) -> Any:
+    async def close_spider(self) -> None:
+        self._stop_timer()
+        # The final merge and the full-text rebuild take seconds: off the reactor, so the
+        # other spiders of the process and their connections close on time meanwhile.
+        await maybe_deferred_to_future(threads.deferToThread(self._finish))
+
+    def finish(self) -> None:
+        """Stop the batch timer, merge what is left and rebuild FTS (blocking, no reactor)."""
+        self._stop_timer()
+        self._finish()
+
+    def _stop_timer(self) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        from twisted.internet import reactor
-
-        if reactor.running:
-            # The final merge and the full-text rebuild take seconds: off the reactor, so the
-            # other spiders of the process and their connections close on time meanwhile.
-            return threads.deferToThread(self._finish)
-        self._finish()
-        return None
 
     def _finish(self) -> None:
         self._merge_done.wait(self.close_timeout)
