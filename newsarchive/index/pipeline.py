@@ -208,6 +208,11 @@ class IndexPipeline:
             self._merge_in_thread()
 
     def _merge_in_thread(self) -> None:
+        from twisted.internet import reactor
+
+        if not reactor.running:  # used without a crawl (tests, tools): merge right here
+            self._merged(self._try_merge(0.0))
+            return
         if not self._merge_done.is_set():
             return  # one merge at a time; the next tick picks up what was sealed meanwhile
         self._merge_done.clear()
