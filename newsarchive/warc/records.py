@@ -135,10 +135,16 @@ def request_head(method: str, url: str, headers: list[tuple[bytes, bytes]], body
     return b"".join(out)
 
 
+# warcio compresses at level 9, which costs several times level 6 for a few percent, and most
+# payloads are gzip-encoded by the server already: one member per record, at gzip's default.
+GZIP_LEVEL = 6
+
+
 def _member(writer_record) -> bytes:
     buf = io.BytesIO()
-    WARCWriter(buf, gzip=True, warc_version=WARC_VERSION).write_record(writer_record)
-    return buf.getvalue()
+    WARCWriter(buf, gzip=False, warc_version=WARC_VERSION).write_record(writer_record)
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return packer.compress(buf.getvalue()) + packer.flush()
 
 
 def _builder() -> WARCWriter:
