@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYWB_VENV := .venv-pywb
 PYWB_STAMP := $(PYWB_VENV)/.installed
 
-.PHONY: demo test venv pywb lint format bench clean
+.PHONY: demo test venv pywb sysdeps lint format bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,20 @@ $(PYWB_STAMP): requirements-pywb.lock
 
 pywb: $(PYWB_STAMP)
 
+# Debian packages the tests use (real servers and tools); installed when run as root.
+SYSDEPS := cron
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1; \
+	else echo "not root: for the full suite install:$$missing (tests needing them are skipped)"; fi
+
 demo: venv
 	$(VENV)/bin/newsarchive demo
 
-test: venv pywb
+test: venv pywb sysdeps
 	$(PY) -m pytest
 
 lint: venv
