@@ -7,7 +7,8 @@ processes hits both alike; each page is timed ``--repeat`` times and the fastest
 and prints the two columns side by side plus the worst outlets.
 
 usage: python bench/extraction.py [CORPUS] [--repeat N] [--worst N] [--json]
-(a crawl throughput figure, pool vs inline, is not measured here yet: it needs the spider)
+With --throughput it then prints the second figure, crawl articles/s with the extraction
+pool against extraction inline on the replica (bench/throughput.py, which also runs alone).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worst", type=int, default=10, help="outlets in the per-outlet table")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--misses", action="store_true", help="list newsarchive's metadata misses")
+    ap.add_argument("--throughput", action="store_true", help="also the pool vs inline figure")
     a = ap.parse_args(argv)
     if not Path(a.corpus).is_dir() or not Path(a.scorer).is_file():
         print(f"corpus or scorer missing ({a.corpus}, {a.scorer})", file=sys.stderr)
@@ -154,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nnewsarchive metadata misses (gold | got):")
         for page, field, gold, got in misses:
             print(f"  {field:7s} {page[:45]:45s} {gold!r:.70} | {got!r:.70}")
+    if a.throughput:
+        print("\ncrawl throughput, extraction pool vs inline (bench/throughput.py):", flush=True)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import throughput
+
+        return throughput.main([])
     return 0
 
 

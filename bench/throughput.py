@@ -88,7 +88,7 @@ def crawl(proxy: str, outlets: str, workers: int) -> tuple[int, float]:
     return stats["articles"], stats["duration_s"]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=400, help="articles per outlet in the replica")
     ap.add_argument("--outlets", default="nypost,mirror,dailymail,guardian")
@@ -100,7 +100,7 @@ def main() -> int:
         help="real-size pages served as articles (default ../shared/corpus when "
         "present; --pages '' for the replica's synthetic pages)",
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     replica, proxy = start_replica(args.scale, args.pages or None)
     print(f"article pages: {args.pages or 'synthetic (replica markup)'}", flush=True)
     rates: dict[str, list[float]] = {"inline": [], "pool": []}
