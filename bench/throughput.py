@@ -22,33 +22,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from newsarchive.replica.process import spawn_replica  # noqa: E402
+
 CORPUS = ROOT.parent / "shared" / "corpus" / "fundus"
-
-
-def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str]:
-    extra = ["--pages", pages] if pages else []
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsarchive",
-            "replica",
-            "--port",
-            "0",
-            "--scale",
-            str(scale),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    for _ in range(20):
-        line = proc.stdout.readline()
-        if line.startswith("proxy: "):
-            return proc, line.split()[1]
-    proc.kill()
-    raise RuntimeError("replica did not start")
 
 
 def crawl(proxy: str, outlets: str, workers: int) -> tuple[int, float]:
@@ -101,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "present; --pages '' for the replica's synthetic pages)",
     )
     args = ap.parse_args(argv)
-    replica, proxy = start_replica(args.scale, args.pages or None)
+    replica, proxy = spawn_replica(args.scale, pages=args.pages or None)
     print(f"article pages: {args.pages or 'synthetic (replica markup)'}", flush=True)
     rates: dict[str, list[float]] = {"inline": [], "pool": []}
     try:

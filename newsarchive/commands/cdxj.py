@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from newsarchive.warc.scan import warc_paths, write_index
+from newsarchive.commands.warc import expand
+from newsarchive.warc.scan import write_index
 
 
 def register(subparsers) -> None:
@@ -15,9 +15,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = warc_paths(args.paths)
+    paths = expand(args.paths)
     if not paths:
-        print("no WARC files found", file=sys.stderr)
         return 2
     failed = 0
     for path in paths:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,38 +35,16 @@ def _table(rows: list[tuple], headers: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from newsarchive.crawl import run_crawl
     from newsarchive.registry import load_outlets
+    from newsarchive.replica.process import spawn_replica
     from newsarchive.report import run_stats
     from newsarchive.settings import replica_overrides
 
     keys = [k.strip() for k in args.outlets.split(",")] if args.outlets else sorted(load_outlets())
     t0 = time.time()
-    # The replica runs in a process of its own, as a real site would: it does not compete
-    # with the crawler for the interpreter.
-    replica = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsarchive",
-            "replica",
-            "--port",
-            "0",
-            "--seed",
-            str(args.seed),
-            "--scale",
-            str(args.scale),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    proxy = ""
-    for _ in range(20):
-        line = replica.stdout.readline()
-        if line.startswith("proxy: "):
-            proxy = line.split()[1]
-            break
-    if not proxy:
-        replica.kill()
-        print("demo: the replica did not start", file=sys.stderr)
+    try:
+        replica, proxy = spawn_replica(args.scale, args.seed)
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
         return 1
     print(f"replica of {len(keys)} outlets listening at {proxy} (nothing leaves loopback)")
     overrides = {

@@ -27,10 +27,17 @@ def register(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def run_check(args: argparse.Namespace) -> int:
-    paths = warc_paths(args.paths)
+def expand(inputs: list[str]) -> list:
+    """The WARC files named or found in directories; says so when there are none."""
+    paths = warc_paths(inputs)
     if not paths:
         print("no WARC files found", file=sys.stderr)
+    return paths
+
+
+def run_check(args: argparse.Namespace) -> int:
+    paths = expand(args.paths)
+    if not paths:
         return 2
     bad = 0
     for path in paths:
@@ -57,9 +64,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_repair(args: argparse.Namespace) -> int:
-    paths = warc_paths(args.paths)
+    paths = expand(args.paths)
     if not paths:
-        print("no WARC files found", file=sys.stderr)
         return 2
     failed = 0
     for path in paths:
