@@ -39,8 +39,10 @@ sysdeps:
 demo: venv
 	$(VENV)/bin/newsarchive demo
 
+# Tests wait on crawls and servers more than on the CPU: 3 workers fit 2 cores.
+TEST_WORKERS ?= 3
 test: venv pywb sysdeps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -415,7 +415,8 @@ def test_large_scale_is_lazy_and_paginated():
     assert len(child.findall(f"{SM}url")) == 1000
     assert len(_xml(r, r.outlets["mirror"].news_sitemaps[0]).findall(f"{SM}url")) <= 1001
     assert r.handle("GET", child.find(f"{SM}url").findtext(f"{SM}loc")).status == 200
-    assert time.perf_counter() - start < 20
+    # generous: an eager replica takes minutes here; parallel test workers slow the lazy one
+    assert time.perf_counter() - start < 60
 
 
 SPIDER = """
