@@ -11,16 +11,27 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 
-def warc_bytes(n: int = 35, gzip_records: bool = False, host: str = "example.com") -> bytes:
-    """A warcinfo record, then ``n`` response + request pairs of HTML pages."""
+def warc_bytes(
+    n: int = 35, gzip_records: bool = False, host: str = "nypost.com", pad: int = 0
+) -> bytes:
+    """A warcinfo record, then ``n`` response + request pairs of article pages (URLs that the
+    registry's nypost outlet counts as articles)."""
     buf = io.BytesIO()
     w = WARCWriter(buf, gzip=gzip_records)
     w.write_record(w.create_warcinfo_record("t.warc", {"software": "warcio test fixture"}))
     for i in range(n):
-        url = f"https://{host}/news/story-{i}.html"
+        path = f"/2024/05/{i % 28 + 1:02d}/story-number-{i}/"
+        url = f"https://{host}{path}"
         body = (
             f"<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>"
-            + f"<p>Paragraph {i} of a test page with enough words to extract. </p>" * 5
+            + "".join(
+                f"<p>Paragraph {k} of story {i}: the harbour council voted on the new ferry "
+                f"timetable after a long debate about winter crossings and fares.</p>"
+                for k in range(6)
+            )
+            + "<!-- "
+            + "x" * pad
+            + " -->"
             + "</article></body></html>"
         ).encode()
         http = StatusAndHeaders(
@@ -37,7 +48,7 @@ def warc_bytes(n: int = 35, gzip_records: bool = False, host: str = "example.com
             "request",
             payload=io.BytesIO(b""),
             http_headers=StatusAndHeaders(
-                f"GET /news/story-{i}.html HTTP/1.1", [("Host", host)], is_http_request=True
+                f"GET {path} HTTP/1.1", [("Host", host)], is_http_request=True
             ),
         )
         w.write_record(req)
