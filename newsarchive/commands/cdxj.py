@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from newsarchive.commands.warc import expand
+from newsarchive.warc.records import WarcFormatError
 from newsarchive.warc.scan import write_index
 
 
@@ -22,8 +24,12 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         try:
             out = write_index(path)
+        except WarcFormatError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            failed += 1
+            continue
         except OSError as exc:
-            print(f"FAILED {path}: {exc}")
+            print(f"FAILED {path}: {exc.strerror or exc}", file=sys.stderr)
             failed += 1
             continue
         lines = sum(1 for _ in open(out, encoding="utf-8"))

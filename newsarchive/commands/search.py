@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 return 0
         con = connect(path, read_only=True, timeout=args.timeout)
         try:
+            _check_outlets(con, _outlets(args.outlet))
             exists, current = fts_status(con)
         finally:
             con.close()
@@ -99,6 +100,30 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"   {h.snippet}\n")
     return 0
+
+
+def _check_outlets(con, wanted: list[str] | None) -> None:
+    """ValueError naming an ``--outlet`` that neither the archive nor the registry knows."""
+    if not wanted:
+        return
+    import difflib
+
+    known = {r[0] for r in con.execute("SELECT DISTINCT outlet FROM articles").fetchall() if r[0]}
+    try:
+        from newsarchive.registry import load_outlets
+
+        known |= set(load_outlets())
+    except Exception:  # noqa: BLE001 - the archive's own outlets are enough to check against
+        pass
+    for name in wanted:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
+        if not close and known:
+            shown = sorted(known)
+            hint = f"; known outlets: {', '.join(shown[:15])}" + (" ..." if len(shown) > 15 else "")
+        raise ValueError(f"unknown outlet {name!r}{hint}")
 
 
 def _outlets(values: list[str] | None) -> list[str] | None:

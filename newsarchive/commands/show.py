@@ -18,6 +18,8 @@ def register(subparsers) -> None:
     mode.add_argument("--html", action="store_true", help="decoded body")
     mode.add_argument("--text", action="store_true", help="extracted article text")
     p.add_argument("--warc-dir", default=None, help="WARC directory (default: settings)")
+    p.add_argument("--output", "-o", help="write the bytes to this file instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     p.set_defaults(func=run)
 
 
@@ -54,9 +56,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"cannot read capture: {exc}", file=sys.stderr)
         return 1
     rec = cap.record
+    if args.output:
+        return _save(args, rec, cap.payload)
     out = sys.stdout.buffer
     if args.raw:
-        out.write(rec.http_head + cap.payload)
+        data = rec.http_head + cap.payload
+        if sys.stdout.isatty() and _binary(rec, cap.payload):
+            print(
+                "refusing to write binary (compressed) bytes to a terminal; "
+                "use --output FILE or a pipe (| less, > file)",
+                file=sys.stderr,
+            )
+            return 2
+        out.write(data)
         out.flush()
         return 0
     enc = rec.http_header_list("Content-Encoding")
@@ -90,6 +102,55 @@ def run(args: argparse.Namespace) -> int:
     print(f"body:      {len(cap.payload)} bytes stored")
     for k, v in rec.http_headers:
         print(f"  {k}: {v}")
+    return 0
+
+
+def _binary(rec, payload: bytes) -> bool:
+    """Bytes a terminal should not get: content-encoded, or not text at all."""
+    coding = ",".join(rec.http_header_list("Content-Encoding")).strip().lower()
+    if coding and coding != "identity":
+        return True
+    sample = payload[:8192]
+    if b"\x00" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(sample) - 4  # a character cut at the sample's end is fine
+    return False
+
+
+def _save(args: argparse.Namespace, rec, payload: bytes) -> int:
+    """``--output``: the raw response, or the decoded body / text, written to a new file."""
+    from newsarchive.warc.scan import is_warc_name
+
+    if is_warc_name(args.output):
+        print(f"refusing to write {args.output}: it is named like a WARC file", file=sys.stderr)
+        return 2
+    if args.raw or not (args.html or args.text):
+        data = rec.http_head + payload
+    else:
+        try:
+            body = decode_content(payload, rec.http_header_list("Content-Encoding"))
+        except Exception as exc:  # noqa: BLE001 - report any decoder failure
+            print(f"body does not decode: {exc}", file=sys.stderr)
+            return 1
+        html = _html_text(body, rec.http_header("Content-Type"))
+        text = html if args.html else _extract_text(html, rec.url)
+        if text is None:
+            print("no article text could be extracted", file=sys.stderr)
+            return 1
+        data = text.encode("utf-8")
+    try:
+        with open(args.output, "wb" if args.force else "xb") as fh:
+            fh.write(data)
+    except FileExistsError:
+        print(f"{args.output} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from newsarchive.warc.scan import FileInUse, check_file, repair_file, warc_paths
+from newsarchive.warc.records import WarcFormatError
+from newsarchive.warc.scan import FileInUse, RepairRefused, check_file, repair_file, warc_paths
 
 
 def register(subparsers) -> None:
@@ -21,8 +22,22 @@ def register(subparsers) -> None:
     c.add_argument("paths", nargs="*", default=["warc"], help="WARC files or directories")
     c.add_argument("-q", "--quiet", action="store_true", help="only report bad files")
     c.set_defaults(func=run_check)
-    r = sub.add_parser("repair", help="cut torn tails, finish .open files, rebuild CDXJ")
+    r = sub.add_parser(
+        "repair",
+        help="cut torn tails and garbage, finish .open files, rebuild CDXJ (original kept as .bak)",
+    )
     r.add_argument("paths", nargs="*", default=["warc"], help="WARC files or directories")
+    r.add_argument(
+        "--dry-run", "-n", action="store_true", help="say what would be cut, change nothing"
+    )
+    r.add_argument(
+        "--no-backup", action="store_true", help="do not keep the original as <name>.bak"
+    )
+    r.add_argument(
+        "--recompress",
+        action="store_true",
+        help="rewrite a WARC gzipped as one stream with one gzip member per record",
+    )
     r.set_defaults(func=run_repair)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -70,16 +85,29 @@ def run_repair(args: argparse.Namespace) -> int:
     failed = 0
     for path in paths:
         try:
-            result = repair_file(path)
+            result = repair_file(
+                path,
+                backup=not args.no_backup,
+                dry_run=args.dry_run,
+                recompress=args.recompress,
+            )
         except FileInUse as exc:
             print(f"SKIP    {exc}")
             continue
-        except OSError as exc:
-            print(f"FAILED  {path}: {exc}")
+        except (RepairRefused, WarcFormatError) as exc:
+            print(f"REFUSED {exc}")
             failed += 1
             continue
+        except OSError as exc:
+            print(f"FAILED  {path}: {exc.strerror or exc}")
+            failed += 1
+            continue
+        if args.dry_run:
+            status = "WOULD" if result.changed else "OK"
+            print(f"{status:<7} {path}: {result.message}")
+            continue
         after = check_file(result.path)
-        status = "OK" if after.ok else "STILL BAD"
+        status = ("REPAIRED" if result.changed else "OK") if after.ok else "STILL BAD"
         if not after.ok:
             failed += 1
         print(f"{status:<7} {result.path}: {result.message}")

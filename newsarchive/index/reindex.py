@@ -225,11 +225,13 @@ def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) ->
 
 
 def _warc_paths(inputs: Iterable[str]) -> list[Path]:
+    from newsarchive.warc.scan import warc_paths
+
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.name.endswith(".warc.gz"))
+            out += warc_paths([str(p)], include_open=False)
         elif p.exists():
             out.append(p)
         else:

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsarchive.warc.cdxj import CdxjEntry, iter_cdxj, surt
-from newsarchive.warc.files import OPEN_SUFFIX, final_name
+from newsarchive.warc.files import final_name
 from newsarchive.warc.records import Record
-from newsarchive.warc.scan import index_file, read_record
+from newsarchive.warc.scan import index_file, is_warc_name, read_record
 
 
 def all_entries(directory: str | os.PathLike) -> list[CdxjEntry]:
@@ -27,7 +27,7 @@ def all_entries(directory: str | os.PathLike) -> list[CdxjEntry]:
         entries.extend(iter_cdxj(path))
     for path in sorted(d.iterdir()) if d.is_dir() else []:
         name = path.name
-        if name.endswith(".warc.gz") or name.endswith(".warc.gz" + OPEN_SUFFIX):
+        if is_warc_name(name):
             if final_name(path) not in indexed:
                 entries.extend(index_file(path))
     return entries
@@ -47,6 +47,15 @@ def _ts(entry: CdxjEntry) -> datetime:
     return datetime.strptime(entry.timestamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
+def _canonical(url: str) -> str:
+    from newsarchive.urls import canonicalize_url
+
+    try:
+        return canonicalize_url(url)
+    except ValueError:  # e.g. a port that is not a number
+        return url
+
+
 def find_capture(
     entries: list[CdxjEntry], url: str, at: datetime | None = None
 ) -> CdxjEntry | None:
@@ -54,6 +63,9 @@ def find_capture(
     if not exact:
         key = surt(url)
         exact = [e for e in entries if surt(e.url) == key]
+    if not exact:  # as the crawler sees it: no tracking parameters, sorted query, ...
+        key = _canonical(url)
+        exact = [e for e in entries if _canonical(e.url) == key]
     if not exact:
         return None
     if at is None:
