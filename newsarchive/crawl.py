@@ -7,6 +7,7 @@ assembles the settings, runs the reactor once and reads back the stats.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -37,6 +38,33 @@ class OutletRun:
         return int(self.stats.get("downloader/response_bytes", 0))
 
     @property
+    def answered(self) -> int:
+        """Responses that show the outlet was reached: 2xx, and 304 (unchanged)."""
+        prefix = "downloader/response_status_count/"
+        return sum(
+            int(v)
+            for k, v in self.stats.items()
+            if k.startswith(prefix) and (k[len(prefix) :].startswith("2") or k.endswith("/304"))
+        )
+
+    @property
+    def unchanged(self) -> int:
+        """Feeds and sitemaps that answered 304 Not Modified."""
+        return int(self.stats.get("newsarchive/discovery/not_modified", 0))
+
+    @property
+    def failure(self) -> str | None:
+        """Why this outlet's run counts as failed, or None when it succeeded."""
+        if self.reason != "finished":
+            return f"closed with reason {self.reason!r}"
+        if not self.answered:
+            problems = ", ".join(f"{n} {k}" for k, n in sorted(self.errors.items()))
+            return f"no successful response ({self.pages} responses" + (
+                f"; {problems})" if problems else ")"
+            )
+        return None
+
+    @property
     def errors(self) -> dict[str, int]:
         prefix = "newsarchive/discovery/error/"
         return {
@@ -55,7 +83,11 @@ class CrawlResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.reason == "finished" for r in self.outlets)
+        return bool(self.outlets) and all(r.failure is None for r in self.outlets)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return {r.outlet: r.failure for r in self.outlets if r.failure}
 
     @property
     def duration(self) -> float:
@@ -70,6 +102,25 @@ def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
+def _one_line_logs() -> None:
+    """Log records keep their message line only: tracebacks are for ``-v``. (A record
+    factory, because Scrapy replaces its root handler per crawler.)"""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "one_line", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if record.exc_info and record.levelno < logging.CRITICAL:
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} [{type(exc).__name__}]" if exc else record.msg
+            record.exc_info = None
+        return record
+
+    factory.one_line = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def run_crawl(
     outlets: list[str], overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> CrawlResult:
@@ -80,6 +131,8 @@ def run_crawl(
     settings = crawl_settings({**(overrides or {}), "NEWSARCHIVE_RUN_ID": run_id})
     loader = SpiderLoader.from_settings(settings)
     process = CrawlerProcess(settings)
+    if not settings.getbool("NEWSARCHIVE_LOG_TRACEBACKS", True):
+        _one_line_logs()
     crawlers = []
     for key in outlets:
         crawler = process.create_crawler(loader.load(key))
@@ -93,3 +146,62 @@ def run_crawl(
         reason = str(stats.get("finish_reason", "not started"))
         result.outlets.append(OutletRun(key, reason, dict(stats)))
     return result
+
+
+@dataclass
+class RecordedRun:
+    """A crawl with its ``crawl_runs`` row written: what ``crawl`` and ``demo`` report."""
+
+    result: CrawlResult
+    stats: dict[str, Any]
+    warnings: list[str]
+    added: int | None  # articles rows the run added to the index (None: index unreadable)
+
+
+def article_count(db: str | os.PathLike) -> int | None:
+    """Rows in ``articles`` (0 without an archive; None when it cannot be read)."""
+    from newsarchive.index.db import ArchiveError, connect
+
+    if not os.path.exists(db):
+        return 0
+    try:
+        con = connect(db, read_only=True, timeout=30)
+    except ArchiveError:
+        return None
+    try:
+        return con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except Exception:  # no schema yet
+        return 0
+    finally:
+        con.close()
+
+
+def run_recorded(
+    outlets: list[str],
+    overrides: dict[str, Any],
+    env: dict[str, str] | None,
+    db: str | os.PathLike,
+) -> RecordedRun:
+    """Crawl ``outlets`` and record the run in ``crawl_runs`` whatever happens: status
+    ``finished`` or ``failed`` with the reason in ``stats.reason``."""
+    from newsarchive.index.db import finish_run, start_run
+    from newsarchive.report import health, recent_runs, run_stats
+
+    history = recent_runs(db, outlets)
+    before = article_count(db)
+    run_id = start_run(outlets, db)
+    stats: dict[str, Any] = {"run_id": run_id, "ok": False}
+    status = "failed"
+    try:
+        result = run_crawl(outlets, {**overrides, "NEWSARCHIVE_RUN_ID": run_id}, env)
+        stats = run_stats(result)
+        stats["health"], warnings = health(stats, history)
+        status = "finished" if result.ok else "failed"
+    except BaseException as exc:
+        stats["reason"] = f"crawl crashed: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        after = article_count(db) if "outlets" in stats else None
+        stats["added"] = after - before if after is not None and before is not None else None
+        finish_run(run_id, stats, status, db)
+    return RecordedRun(result, stats, warnings, stats["added"])

@@ -53,3 +53,66 @@ class OutletLocks:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200] or "?"
+
+
+def lock_holders(path: str | os.PathLike) -> list[tuple[int, str]]:
+    """Other processes holding a lock on ``path`` (pid, command line), found through
+    /proc/locks, else by scanning open file descriptors like ``fuser``. Empty when nothing
+    is found (not Linux, or processes we may not inspect)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    pids: set[int] = set()
+    try:
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            if "->" in parts:  # a waiter, not a holder
+                continue
+            if len(parts) >= 6 and parts[5].rsplit(":", 1)[-1] == str(st.st_ino):
+                try:
+                    pids.add(int(parts[4]))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    pids.discard(os.getpid())
+    pids.discard(0)  # a holder in another pid namespace
+    if not pids:
+        pids = _openers(st) - {os.getpid()}
+    return [(pid, _cmdline(pid)) for pid in sorted(pids)]
+
+
+def _openers(st: os.stat_result) -> set[int]:
+    found: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                try:
+                    fst = fd.stat()
+                except OSError:
+                    continue
+                if fst.st_ino == st.st_ino and fst.st_dev == st.st_dev:
+                    found.add(int(proc.name))
+                    break
+        except OSError:
+            continue
+    return found
+
+
+def describe_holders(path: str | os.PathLike) -> str:
+    """'pid 123 (duckdb -readonly a.duckdb)' for logs; 'an unidentified process' if unknown."""
+    holders = lock_holders(path)
+    if not holders:
+        return "an unidentified process"
+    return ", ".join(f"pid {pid} ({cmd})" for pid, cmd in holders)

@@ -25,16 +25,25 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
                 for k in ("timeout", "crash", "error")
             ),
             "errors": r.errors,
+            "answered": r.answered,
+            # feeds/sitemaps answering 304: nothing new, and no sign of trouble
+            "unchanged": r.unchanged,
+            "failure": r.failure,
             "status_counts": {
                 k.rsplit("/", 1)[-1]: v
                 for k, v in r.stats.items()
                 if k.startswith("downloader/response_status_count/")
             },
             "duration_s": _duration(r.stats),
+            # merge transactions into the DuckDB file (each a short write-lock window)
+            "merges": int(r.stats.get("newsarchive/index/transactions", 0)),
+            "lock_waits": int(r.stats.get("newsarchive/index/lock_waits", 0)),
         }
+    failures = result.failures
     return {
         "run_id": result.run_id,
         "ok": result.ok,
+        "reason": "; ".join(f"{k}: {v}" for k, v in failures.items()) or None,
         "duration_s": round(result.duration, 3),
         "pages": sum(o["pages"] for o in outlets.values()),
         "articles": sum(o["articles"] for o in outlets.values()),
@@ -49,15 +58,17 @@ def _duration(stats: dict) -> float | None:
     return round((end - start).total_seconds(), 3) if start and end else None
 
 
-def run_summary(result: CrawlResult) -> str:
+def run_summary(result: CrawlResult, added: int | None = None) -> str:
     s = run_stats(result)
     verdict = "ok" if s["ok"] else "FAILED"
-    failed = [r.outlet for r in result.outlets if r.reason != "finished"]
+    failed = [f"{k} ({v})" for k, v in result.failures.items()]
     line = (
         f"crawl {verdict}: {len(result.outlets)} outlets, {s['pages']} pages, "
         f"{s['articles']} articles, {s['errors']} errors, "
         f"{s['bytes'] / 1e6:.1f} MB, {s['duration_s']:.1f}s (run {s['run_id']})"
     )
+    if added is not None:
+        line += f"; added {added} articles"
     if failed:
         line += f"; failed: {', '.join(failed)}"
     return line
@@ -100,7 +111,8 @@ def health(
 ) -> tuple[dict, list[str]]:
     """Per-outlet health against the outlet's recent median, and warnings for the summary.
 
-    A warning is raised when an outlet that usually yields articles yields none, when 403/429
+    A warning is raised when an outlet that usually yields articles yields none (unless its
+    sources answered 304 Not Modified: unchanged is not a drop), when 403/429
     answers exceed ``error_rate`` of its pages, or extraction fails on more than
     ``extract_rate`` of its article pages.
     """
@@ -125,7 +137,8 @@ def health(
             "blocked_rate": round(block_rate, 3),
             "extraction_failures": failures,
         }
-        if base and o["found"] == 0:
+        report[key]["unchanged"] = int(o.get("unchanged", 0))
+        if base and o["found"] == 0 and not o.get("unchanged"):
             warnings.append(f"{key}: no articles found this run (recent median {base:g})")
         if block_rate > error_rate and blocked >= 3:
             warnings.append(f"{key}: {blocked} of {o['pages']} pages answered 403/429")

@@ -53,6 +53,8 @@ EXTENSIONS = {
     "newsarchive.warc.WarcWriter": 100,
     # Lock and crawl_runs row for spiders started by scrapy crawl / scrapyd.
     "newsarchive.jobs.RunRecorder": 50,
+    # A line per outlet (pages, articles, errors); on under `newsarchive crawl` without -v.
+    "newsarchive.progress.ProgressLine": 500,
 }
 
 ITEM_PIPELINES = {
@@ -64,6 +66,11 @@ ITEM_PIPELINES = {
 NEWSARCHIVE_MAX_AGE_DAYS = 3.0
 NEWSARCHIVE_WARC_DIR = "warc"
 NEWSARCHIVE_DB = "archive.duckdb"
+NEWSARCHIVE_PROGRESS = False
+NEWSARCHIVE_LOG_TRACEBACKS = True  # off under `newsarchive crawl` without -v
+# Seconds between the index's merges into the DuckDB file: between them the file is free
+# for plain DuckDB readers (see docs/RUNS.md).
+NEWSARCHIVE_INDEX_MERGE_INTERVAL = 10.0
 
 
 def replica_overrides(concurrency: int = 16) -> dict:

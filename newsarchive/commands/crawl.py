@@ -1,6 +1,11 @@
 """``newsarchive crawl``: one crawl job over some or all outlets, fit for cron.
 
-Exit codes: 0 success, 1 a spider failed, 2 usage error, 75 another job holds an outlet.
+Exit codes: 0 success; 1 an outlet failed (its spider closed abnormally, or it got no
+successful response at all: no network, proxy down); 2 usage error; 75 another job holds an
+outlet. Every run that starts writes its ``crawl_runs`` row (see docs/RUNS.md).
+
+By default the output is one progress line per outlet (``NEWSARCHIVE_PROGRESS``) instead of
+Scrapy's INFO log; ``-v`` gives the Scrapy log.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a Scrapy/newsarchive setting",
     )
     p.add_argument("--stats-json", help="write the run's stats as JSON to this file")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="Scrapy's INFO log instead of the per-outlet progress lines",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,6 +57,10 @@ def parse_overrides(args: argparse.Namespace) -> dict:
     from newsarchive.settings import replica_overrides
 
     overrides: dict = replica_overrides() if args.fast else {}
+    if not getattr(args, "verbose", False):
+        overrides["LOG_LEVEL"] = "WARNING"
+        overrides["NEWSARCHIVE_PROGRESS"] = True
+        overrides["NEWSARCHIVE_LOG_TRACEBACKS"] = False
     db = args.db or os.environ.get("NEWSARCHIVE_DB")
     if db:
         overrides["NEWSARCHIVE_DB"] = db
@@ -93,23 +108,16 @@ def run(args: argparse.Namespace) -> int:
     except LockHeld as exc:
         print(f"newsarchive crawl: refused: {exc}; not starting a second run", file=sys.stderr)
         return EXIT_LOCKED
-    from newsarchive.crawl import run_crawl
-    from newsarchive.index.db import finish_run, start_run
-    from newsarchive.report import health, recent_runs, run_stats, run_summary
+    from newsarchive.crawl import run_recorded
+    from newsarchive.report import run_summary
 
     try:
-        history = recent_runs(db, keys)
-        run_id = start_run(keys, db)
-        overrides["NEWSARCHIVE_RUN_ID"] = run_id
-        result = run_crawl(keys, overrides, env)
-        stats = run_stats(result)
-        stats["health"], warnings = health(stats, history)
-        finish_run(run_id, stats, "finished" if result.ok else "failed", db)
+        run = run_recorded(keys, overrides, env, db)
     finally:
         locks.release()
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps(stats, indent=2, default=str))
-    print(run_summary(result))
-    for warning in warnings:
+        Path(args.stats_json).write_text(json.dumps(run.stats, indent=2, default=str))
+    print(run_summary(run.result, run.added))
+    for warning in run.warnings:
         print(f"warning: {warning}")
-    return 0 if result.ok else 1
+    return 0 if run.result.ok else 1

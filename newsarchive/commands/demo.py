@@ -3,6 +3,10 @@
 Starts the replica on loopback, runs every outlet spider through it with fast settings,
 leaves ``warc/*.warc.gz`` and ``archive.duckdb`` in the working directory, then prints a
 summary, one SQL query, one full-text search and the commands to try next.
+
+The replica's clock and the crawl's max-age window are pinned to one time (``--clock``,
+default ``DEMO_CLOCK``), so the site does not move between runs: a second ``demo`` finds
+every article archived and adds nothing ("added 0"). Each run writes its ``crawl_runs`` row.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+DEMO_CLOCK = "2026-06-01T12:00:00Z"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="crawl the offline replica of all outlets (no internet)")
@@ -21,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, default=30, help="articles per outlet in the replica")
     p.add_argument("--seed", type=int, default=1, help="replica seed")
     p.add_argument("--outlets", help="comma-separated outlets (default: all)")
+    p.add_argument(
+        "--clock",
+        help=f"the replica's and the crawl's 'now' (ISO time; default $NEWSARCHIVE_NOW, "
+        f"else {DEMO_CLOCK}): pinned so a second run adds nothing",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,33 +44,55 @@ def _table(rows: list[tuple], headers: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsarchive.crawl import run_crawl
+    import os
+
+    from newsarchive.clock import ClockError, parse_clock
+    from newsarchive.crawl import run_recorded
+    from newsarchive.locks import LockHeld, OutletLocks
     from newsarchive.registry import load_outlets
     from newsarchive.replica.process import spawn_replica
-    from newsarchive.report import run_stats
     from newsarchive.settings import replica_overrides
 
     keys = [k.strip() for k in args.outlets.split(",")] if args.outlets else sorted(load_outlets())
+    try:
+        clock = parse_clock(args.clock or os.environ.get("NEWSARCHIVE_NOW") or DEMO_CLOCK)
+    except ClockError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    db = Path(args.db)
+    locks = OutletLocks(db.parent / f".{db.name}.locks", keys)
+    try:
+        locks.acquire()
+    except LockHeld as exc:
+        print(f"demo: refused: {exc}; not starting a second run", file=sys.stderr)
+        return 75
     t0 = time.time()
     try:
-        replica, proxy = spawn_replica(args.scale, args.seed)
-    except RuntimeError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 1
-    print(f"replica of {len(keys)} outlets listening at {proxy} (nothing leaves loopback)")
-    overrides = {
-        **replica_overrides(),
-        "NEWSARCHIVE_DB": args.db,
-        "NEWSARCHIVE_WARC_DIR": args.warc_dir,
-        "LOG_LEVEL": "WARNING",
-    }
-    env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
-    try:
-        result = run_crawl(keys, overrides, env)
+        try:
+            replica, proxy = spawn_replica(args.scale, args.seed, clock=clock.isoformat())
+        except RuntimeError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"replica of {len(keys)} outlets listening at {proxy} (nothing leaves loopback), "
+            f"clock pinned at {clock.isoformat()}"
+        )
+        overrides = {
+            **replica_overrides(),
+            "NEWSARCHIVE_DB": args.db,
+            "NEWSARCHIVE_WARC_DIR": args.warc_dir,
+            "NEWSARCHIVE_NOW": clock.isoformat(),
+            "LOG_LEVEL": "WARNING",
+        }
+        env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
+        try:
+            run = run_recorded(keys, overrides, env, db)
+        finally:
+            replica.terminate()
+            replica.wait(timeout=30)
     finally:
-        replica.terminate()
-        replica.wait(timeout=30)
-    stats = run_stats(result)
+        locks.release()
+    result, stats = run.result, run.stats
     warcs = sorted(Path(args.warc_dir).glob("*.warc.gz"))
     warc_bytes = sum(p.stat().st_size for p in warcs)
     print(
@@ -67,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
         f"{stats['articles']} article pages, {stats['errors']} discovery problems recorded"
     )
     print(f"WARC: {len(warcs)} files, {warc_bytes / 1e6:.1f} MB in {args.warc_dir}/")
+    added = "?" if run.added is None else run.added
+    print(f"added {added} articles to {args.db} this run (run {stats['run_id']} in crawl_runs)")
+    for warning in run.warnings:
+        print(f"warning: {warning}")
+    for outlet, why in result.failures.items():
+        print(f"failed: {outlet}: {why}")
     per_outlet = sorted(
         ((k, v["articles"], v["pages"]) for k, v in stats["outlets"].items()), key=lambda r: -r[1]
     )

@@ -25,6 +25,10 @@ def register(subparsers) -> None:
         "--crawl-delay", type=float, default=None, help="add this Crawl-delay to every robots.txt"
     )
     p.add_argument(
+        "--clock",
+        help="pin the replica's clock (ISO time; default $NEWSARCHIVE_NOW, else the wall clock)",
+    )
+    p.add_argument(
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
@@ -32,8 +36,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from newsarchive.clock import ClockError, parse_clock, pinned
     from newsarchive.replica import Replica
 
+    try:
+        now = parse_clock(args.clock) if args.clock else pinned()
+    except ClockError as exc:
+        print(f"replica: {exc}", file=sys.stderr)
+        return 2
     if args.scale < 1:
         print("--scale must be at least 1", file=sys.stderr)
         return 2
@@ -49,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             articles_per_outlet=args.scale,
             crawl_delay=args.crawl_delay,
             page_bodies=bodies,
+            now=now,
         )
         url = replica.start(host=args.host, port=args.port)
     except (OSError, RegistryError) as exc:

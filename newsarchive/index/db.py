@@ -80,11 +80,22 @@ def connect(
     errors. A writer open creates the schema and merges any leftover spool."""
     deadline = time.monotonic() + timeout
     delay = 0.02
+    told = False
     while True:
         con = try_connect(path, read_only)
         if con is not None:
             break
         now = time.monotonic()
+        if not told and timeout >= 1.0:
+            told = True
+            from newsarchive.locks import describe_holders
+
+            logging.getLogger(__name__).warning(
+                "archive %s is locked by %s; waiting up to %.0f s",
+                path,
+                describe_holders(path),
+                timeout,
+            )
         if now >= deadline:
             raise ArchiveLocked(
                 f"archive {path} stayed locked by another process for {timeout:.0f} s; "

@@ -5,7 +5,13 @@ Settings: ``NEWSARCHIVE_INDEX_ENABLED`` (default True), ``NEWSARCHIVE_DB``,
 ``NEWSARCHIVE_INDEX_BATCH_SIZE`` (rows, default 500), ``NEWSARCHIVE_INDEX_BATCH_SECONDS``
 (default 5), ``NEWSARCHIVE_INDEX_CLOSE_TIMEOUT`` (seconds to wait for the lock at close,
 default 60), ``NEWSARCHIVE_INDEX_FTS`` (rebuild the full-text index at close, default True),
-``NEWSARCHIVE_RUN_ID`` (crawl run id stamped on fetch errors).
+``NEWSARCHIVE_RUN_ID`` (crawl run id stamped on fetch errors),
+``NEWSARCHIVE_INDEX_MERGE_INTERVAL`` (seconds, default 10: the least time between two merges
+into the DuckDB file; rows wait durably in the spool meanwhile, and plain DuckDB readers can
+open the file between merges; 0 merges every sealed batch at once).
+
+When a merge finds the file held by another process (a reader), the pipeline logs that it
+waits and for whom (pid and command line, from /proc/locks), and retries with backoff.
 
 Besides page items it accepts ``{"kind": "fetch_error", "url", "outlet", "error_kind",
 "detail", "time"}``
@@ -45,6 +51,7 @@ class IndexPipeline:
         close_timeout: float = 60.0,
         fts: bool = True,
         run_id: str | None = None,
+        merge_interval: float = 0.0,
     ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
@@ -54,6 +61,11 @@ class IndexPipeline:
         self.close_timeout = close_timeout
         self.fts = fts
         self.run_id = run_id
+        self.merge_interval = max(0.0, merge_interval)
+        self._last_merge = float("-inf")
+        self._waiting_since: float | None = None
+        self._wait_logged = 0.0
+        self._locked = False
         self.spool = Spool(db_path)
         self.merge_stats: dict[str, int] = {}
         self._backoff = 0.0
@@ -76,6 +88,7 @@ class IndexPipeline:
             close_timeout=s.getfloat("NEWSARCHIVE_INDEX_CLOSE_TIMEOUT", 60.0),
             fts=s.getbool("NEWSARCHIVE_INDEX_FTS", True),
             run_id=s.get("NEWSARCHIVE_RUN_ID"),
+            merge_interval=s.getfloat("NEWSARCHIVE_INDEX_MERGE_INTERVAL", 10.0),
         )
         crawler.signals.connect(pipe.capture_recorded, signal=na_signals.capture_recorded)
         return pipe
@@ -196,7 +209,7 @@ class IndexPipeline:
         if first is not None and time.monotonic() - first >= self.batch_seconds:
             self.stats.inc_value(STATS + "time_flushes")
             self._flush()
-        elif self.spool.has_sealed() and time.monotonic() >= self._next_merge:
+        elif self.spool.has_sealed() and self._merge_due():
             self._merge_in_thread()
 
     def _flush(self, timeout: float = 0.0) -> None:
@@ -204,8 +217,13 @@ class IndexPipeline:
             self.stats.inc_value(STATS + "batches")
         if timeout:
             self._merged(self._try_merge(timeout))
-        elif time.monotonic() >= self._next_merge:
+        elif self._merge_due():
             self._merge_in_thread()
+
+    def _merge_due(self) -> bool:
+        # Merges are spaced out so the file is free for outside readers most of the time.
+        now = time.monotonic()
+        return now >= self._next_merge and now >= self._last_merge + self.merge_interval
 
     def _merge_in_thread(self) -> None:
         from twisted.internet import reactor
@@ -231,14 +249,43 @@ class IndexPipeline:
         self._merged(False)
 
     def _try_merge(self, timeout: float) -> bool:
+        self._last_merge = time.monotonic()
+        self._locked = False
         try:
-            return self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
+            ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
+            self._locked = not ok
+            return ok
         except (ArchiveError, duckdb.Error, OSError) as exc:
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
             self.stats.inc_value(STATS + "merge_errors")
             return False
 
+    def _note_wait(self, ok: bool) -> None:
+        now = time.monotonic()
+        if ok or not self._locked:
+            if self._waiting_since is not None:
+                waited = now - self._waiting_since
+                logger.warning("index: archive free again after waiting %.1f s", waited)
+                self.stats.inc_value(STATS + "lock_wait_seconds", round(waited, 3))
+                self._waiting_since = None
+            return
+        if self._waiting_since is None:
+            self._waiting_since = now
+        elif now - self._wait_logged < 30.0:
+            return
+        from newsarchive.locks import describe_holders
+
+        self._wait_logged = now
+        logger.warning(
+            "index: waiting for the archive %s, held by %s (for %.0f s so far); rows wait "
+            "in the spool and nothing is lost",
+            self.db_path,
+            describe_holders(self.db_path),
+            now - self._waiting_since,
+        )
+
     def _merged(self, ok: bool) -> None:
+        self._note_wait(ok)
         if ok:
             self._backoff = 0.0
             self._next_merge = 0.0

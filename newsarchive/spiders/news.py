@@ -10,6 +10,7 @@ Settings:
                                "always" or "never"
     NEWSARCHIVE_MAX_ARTICLES   stop discovering after this many article requests (0 = no limit)
     NEWSARCHIVE_SEEN           use the index's seen-set to skip archived articles (default True)
+    NEWSARCHIVE_NOW            pin "now" for the max-age window (ISO time; see clock.py)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
+from newsarchive import clock
 from newsarchive.classify import page_kind
 from newsarchive.discovery import Entry, parse_feed, parse_sitemap, robots_sitemaps
 from newsarchive.registry import Outlet, load_outlets
@@ -62,7 +64,7 @@ class NewsSpider(scrapy.Spider):
         spider.max_age = timedelta(days=s.getfloat("NEWSARCHIVE_MAX_AGE_DAYS", 3.0))
         spider.sections_mode = s.get("NEWSARCHIVE_SECTIONS", "fallback")
         spider.max_articles = s.getint("NEWSARCHIVE_MAX_ARTICLES", 0)
-        spider.now = datetime.now(UTC)
+        spider.now = clock.now(s)  # NEWSARCHIVE_NOW pins it, as it pins the replica's
         if s.getbool("NEWSARCHIVE_SEEN", True):
             spider.seen = _load_seen(s.get("NEWSARCHIVE_DB"), spider.outlet.key, spider.logger)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)

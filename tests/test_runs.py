@@ -1,0 +1,150 @@
+"""Honest run status through the real CLI: exit codes, ``crawl_runs`` rows, 304 handling,
+progress lines, the demo's idempotence, and a crawl waiting for an outside reader."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from tests.crawling import ROOT, run_crawl
+
+
+def _dead_proxy() -> str:
+    """A loopback port with nothing listening (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _cli(tmp: Path, *args: str, env: dict | None = None, timeout: float = 180):
+    return subprocess.run(
+        [sys.executable, "-m", "newsarchive", *args],
+        cwd=tmp,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _runs(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT status, stats->>'reason', outlets FROM crawl_runs ORDER BY started"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_unreachable_outlet_exits_1_and_records_the_failed_run(tmp_path):
+    proxy = _dead_proxy()
+    env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
+    db = tmp_path / "a.duckdb"
+    args = ("crawl", "--outlets", "nypost", "--fast", "--db", str(db), "--warc-dir", "w")
+    proc = _cli(tmp_path, *args, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "crawl FAILED" in proc.stdout
+    assert "nypost (no successful response" in proc.stdout
+    # default output: progress lines, one line per log record, no Scrapy INFO stream
+    assert re.search(
+        r"^nypost: done \(finished\): 0 pages, 0 articles, \d+ errors$", proc.stderr, re.M
+    )
+    assert "Traceback" not in proc.stderr
+    assert "INFO:" not in proc.stderr and "] INFO" not in proc.stderr
+    status, reason, outlets = _runs(db)[-1]
+    assert status == "failed" and outlets == ["nypost"]
+    assert reason.startswith("nypost: no successful response")
+    # -v: Scrapy's log instead of the progress lines
+    verbose = _cli(tmp_path, *args, "-v", env=env)
+    assert verbose.returncode == 1
+    assert "] INFO: Spider opened" in verbose.stderr
+    assert "nypost: done (" not in verbose.stderr
+    assert [r[0] for r in _runs(db)] == ["failed", "failed"]
+
+
+def test_second_run_answered_304_is_unchanged_not_a_drop(tmp_path, replica):
+    # The first run also shows merges spaced by NEWSARCHIVE_INDEX_MERGE_INTERVAL: with a
+    # long interval and tiny batches the file is written once early and once at close.
+    first = run_crawl(
+        tmp_path,
+        replica,
+        ["nypost"],
+        "NEWSARCHIVE_INDEX_BATCH_SIZE=3",
+        "NEWSARCHIVE_INDEX_MERGE_INTERVAL=1000",
+    )
+    o1 = first["outlets"]["nypost"]
+    assert first["ok"] and o1["found"] > 0 and first["added"] == o1["articles"] > 0
+    assert 1 <= o1["merges"] <= 2, o1
+    second = run_crawl(tmp_path, replica, ["nypost"])
+    o2 = second["outlets"]["nypost"]
+    assert second["_returncode"] == 0
+    assert o2["unchanged"] > 0 and o2["articles"] == 0 and second["added"] == 0
+    assert "no articles found" not in second["_stdout"], second["_stdout"]
+    assert second["health"]["nypost"]["unchanged"] == o2["unchanged"]
+    assert [r[0] for r in _runs(tmp_path / "archive.duckdb")] == ["finished", "finished"]
+
+
+def test_demo_twice_adds_nothing_the_second_time(tmp_path):
+    args = ("demo", "--outlets", "nypost", "--scale", "4")
+    out = []
+    for _ in range(2):
+        proc = _cli(tmp_path, *args, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+        out.append(proc.stdout)
+    first = int(re.search(r"^added (\d+) articles", out[0], re.M).group(1))
+    assert first > 0
+    assert re.search(r"^added 0 articles", out[1], re.M), out[1]
+    con = duckdb.connect(str(tmp_path / "archive.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == first
+        runs = con.execute("SELECT status, outlets FROM crawl_runs").fetchall()
+    finally:
+        con.close()
+    assert runs == [("finished", ["nypost"])] * 2
+
+
+def test_crawl_blocked_by_a_reader_says_it_waits_and_for_whom(tmp_path, replica):
+    db = tmp_path / "archive.duckdb"
+    duckdb.connect(str(db)).close()  # an (empty) archive a reader can open
+    reader = duckdb.connect(str(db), read_only=True)  # this process holds the file
+    cmd = [
+        sys.executable,
+        "-m",
+        "newsarchive",
+        "crawl",
+        "--outlets",
+        "nypost",
+        "--fast",
+        "--db",
+        str(db),
+        "--warc-dir",
+        str(tmp_path / "warc"),
+        "-s",
+        "NEWSARCHIVE_INDEX_MERGE_INTERVAL=0",
+    ]
+    env = {**os.environ, **replica.env(), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(6)
+    finally:
+        reader.close()
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stdout + stderr[-3000:]
+    assert f"pid {os.getpid()} (" in stderr, stderr[-3000:]
+    assert re.search(r"(locked by|held by) pid \d+", stderr)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] > 0
+    finally:
+        con.close()
