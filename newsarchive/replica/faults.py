@@ -306,7 +306,8 @@ class FaultPlan:
         )
 
         def act(wire: Wire) -> None:
-            wire.write(head + body)  # then a clean close, 4096 bytes short
+            if wire.write(head + body):
+                wire.close()  # a clean close, 4096 bytes short of the Content-Length
 
         return Response(200, [], action=act)
 

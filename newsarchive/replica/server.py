@@ -64,6 +64,16 @@ class Wire:
         except (OSError, ValueError):
             return False
 
+    def close(self) -> None:
+        """End the connection cleanly: TLS close_notify (when TLS), then FIN."""
+        try:
+            self.wfile.flush()
+            if isinstance(self.sock, ssl.SSLSocket):
+                self.sock.unwrap()
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass
+
     def reset(self) -> None:
         """Abort the connection with a TCP RST (SO_LINGER 0), no TLS close_notify, no FIN."""
         try:
