@@ -63,7 +63,9 @@ MAGIC = (
     b"\x00\x00\x00",
 )
 BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-SINGLE_BYTE = re.compile(r"^(?:ascii|us-ascii|latin[-_]?1|iso[-_]?8859[-_]?\d+|cp125\d|windows-125\d)$")
+SINGLE_BYTE = re.compile(
+    r"^(?:ascii|us-ascii|latin[-_]?1|iso[-_]?8859[-_]?\d+|cp125\d|windows-125\d)$"
+)
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 CHALLENGE_HINT = re.compile(
@@ -273,9 +275,7 @@ class RedirectLoopMiddleware:
             record(self.crawler, request, "redirect_loop", path)
             raise IgnoreRequest(f"redirect loop: {path}")
         if request.meta.get("redirect_times", 0) >= self.max_times:
-            record(
-                self.crawler, request, "redirect_loop", f"more than {self.max_times} redirects"
-            )
+            record(self.crawler, request, "redirect_loop", f"more than {self.max_times} redirects")
             raise IgnoreRequest("max redirections reached")
         return response
 

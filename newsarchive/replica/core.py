@@ -447,7 +447,9 @@ class Replica:
             )
             text = xmlfeeds.robots(site, delay, host)
             if site.key in self.fault_plans:
-                text += "".join(f"{line}\n" for line in self.fault_plans[site.key].robots_lines(host))
+                text += "".join(
+                    f"{line}\n" for line in self.fault_plans[site.key].robots_lines(host)
+                )
             body = text.encode()
             return self._encode(
                 Response(

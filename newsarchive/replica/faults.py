@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from newsarchive.replica import markup
 from newsarchive.replica.server import Response, Wire
-from newsarchive.replica.site import Site, iso
+from newsarchive.replica.site import ArticleTruth, Site, iso
 from newsarchive.replica.urlmaps import url_fields
 from newsarchive.urls import canonicalize_url
 
@@ -151,7 +151,7 @@ class FaultPlan:
                 url = self._article_url(fault, i)
             title = ""
             if fault in STILL_ARTICLES:
-                title = self._truth(url).title
+                title = self.truth(url).title
             self.pages[url] = FaultPage(fault, url, FAULTS[fault], title)
         self.loop_partner = ""
         if "redirect_loop" in self.faults:
@@ -193,7 +193,8 @@ class FaultPlan:
     def _common(self) -> list[tuple[str, str]]:
         return [("Date", format_datetime(self.now, usegmt=True)), ("Server", "newsarchive-replica")]
 
-    def _truth(self, url: str):
+    def truth(self, url: str) -> ArticleTruth:
+        """What the page at fault URL ``url`` holds, when it holds an article."""
         # A real article of the site, served at the fault URL under a title with non-ASCII text.
         base = self.site.truth(self.site.total - 1)
         slug = urlsplit(url).path
@@ -201,7 +202,7 @@ class FaultPlan:
         return dataclasses.replace(base, url=url, title=title)
 
     def _page_html(self, url: str) -> str:
-        return markup.render_page(self.site, self._truth(url))
+        return markup.render_page(self.site, self.truth(url))
 
     def answer(self, url: str, feed_text: str | None = None) -> Response | None:
         """The fault answer for ``url``, or None when the URL is not a fault of this plan."""
@@ -285,7 +286,9 @@ class FaultPlan:
             n = self._hits[page.url] = self._hits.get(page.url, 0) + 1
         if n <= BURST:
             body = markup.simple_page("Service unavailable", "Back soon.").encode()
-            return Response(503, [("Content-Type", "text/html; charset=utf-8"), *self._common()], body)
+            return Response(
+                503, [("Content-Type", "text/html; charset=utf-8"), *self._common()], body
+            )
         return self._html(self._page_html(page.url).encode("utf-8"))
 
     def _http_429(self, page, _feed) -> Response:
