@@ -92,6 +92,7 @@ def fault_crawl(tmp_path_factory):
         ).fetchall()
     finally:
         con.close()
+    run["tmp"] = tmp
     run["plan"] = replica.fault_plans["nypost"]
     run["replica"] = replica
     print(f"fault crawl: {run['seconds']:.1f} s, peak RSS {run['maxrss_mb']:.0f} MB")
@@ -154,6 +155,26 @@ def test_charset_pages_are_extracted_correctly(fault_crawl):
 
 def test_memory_stays_bounded(fault_crawl):
     assert 0 < fault_crawl["maxrss_mb"] < RSS_BOUND_MB, fault_crawl["maxrss_mb"]
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "newsarchive", *args]
+    return subprocess.run(cmd, capture_output=True, cwd=cwd, env=env, timeout=60)
+
+
+def test_archived_faults_read_back_safely(fault_crawl):
+    """The WARCs keep what was received (the bomb's 1 MB included) and stay valid; reading
+    the bomb back with ``show`` stops at the decompression limit instead of inflating 1 GiB."""
+    tmp, plan = fault_crawl["tmp"], fault_crawl["plan"]
+    check = _cli("warc", "check", str(tmp / "warc"), cwd=tmp)
+    assert check.returncode == 0, check.stdout + check.stderr
+    bomb = plan.by_fault("bomb").url
+    assert _cli("show", bomb, "--warc-dir", str(tmp / "warc"), cwd=tmp).returncode == 0
+    shown = _cli("show", bomb, "--html", "--warc-dir", str(tmp / "warc"), cwd=tmp)
+    err = shown.stderr.decode()
+    assert shown.returncode == 1 and "decompression limit" in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0 and not shown.stdout
 
 
 def test_fault_specs_and_cli_errors(tmp_path):
