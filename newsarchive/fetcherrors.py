@@ -220,33 +220,41 @@ class FetchErrorMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status != 200 or request.method == "HEAD":
             return response
-        mime = _mime(response)
-        body = response.body
-        spider = getattr(self.crawler, "spider", None)
-        outlet = getattr(spider, "outlet", None)
-        article_url = bool(outlet and outlet.is_article_url(response.url))
-        page_expected = article_url or not mime or mime in TEXT_TYPES or mime.startswith("text/")
-        gz_file = urlsplit(response.url).path.endswith(".gz")
-        if page_expected and not gz_file and looks_binary(body):
-            record(
-                self.crawler,
-                request,
-                "binary",
-                f"{len(body)} bytes of binary labelled {mime or 'nothing'}: {body[:8]!r}",
-            )
-            raise IgnoreRequest(f"binary body at {response.url}")
-        if mime in HTML_TYPES or (article_url and not mime):
-            if is_challenge_page(body):
-                record(self.crawler, request, "challenge", f"anti-bot interstitial, {len(body)} B")
-                raise IgnoreRequest(f"bot challenge at {response.url}")
-            if isinstance(response, TextResponse):
-                problem = charset_problem(response)
-                if problem:
-                    kind, detail, encoding = problem
-                    record(self.crawler, request, kind, detail, warning=True)
-                    if encoding:
-                        response = response.replace(encoding=encoding)
+        outlet = getattr(getattr(self.crawler, "spider", None), "outlet", None)
+        fault = body_fault(response, outlet)
+        if fault:
+            record(self.crawler, request, *fault)
+            raise IgnoreRequest(f"{fault[0]} at {response.url}")
+        problem = charset_problem(response) if _is_html(response, outlet) else None
+        if problem:
+            kind, detail, encoding = problem
+            record(self.crawler, request, kind, detail, warning=True)
+            if encoding:
+                response = response.replace(encoding=encoding)
         return response
+
+
+def _is_html(response: Response, outlet: Any) -> bool:
+    mime = _mime(response)
+    if not isinstance(response, TextResponse):
+        return False
+    return mime in HTML_TYPES or (not mime and bool(outlet and outlet.is_article_url(response.url)))
+
+
+def body_fault(response: Response, outlet: Any = None) -> tuple[str, str] | None:
+    """``("binary"|"challenge", detail)`` for a 200 body that must not reach extraction.
+
+    Used by the crawl (FetchErrorMiddleware) and by ``reindex``, so both decide alike."""
+    mime = _mime(response)
+    body = response.body
+    article_url = bool(outlet and outlet.is_article_url(response.url))
+    page_expected = article_url or not mime or mime in TEXT_TYPES or mime.startswith("text/")
+    gz_file = urlsplit(response.url).path.endswith(".gz")
+    if page_expected and not gz_file and looks_binary(body):
+        return "binary", f"{len(body)} bytes of binary labelled {mime or 'nothing'}: {body[:8]!r}"
+    if (mime in HTML_TYPES or (article_url and not mime)) and is_challenge_page(body):
+        return "challenge", f"anti-bot interstitial, {len(body)} B"
+    return None
 
 
 class RedirectLoopMiddleware:

@@ -177,6 +177,23 @@ def test_archived_faults_read_back_safely(fault_crawl):
     assert err.strip().count("\n") == 0 and not shown.stdout
 
 
+def test_reindex_of_the_fault_warcs_gives_the_same_articles(fault_crawl):
+    """``reindex`` applies the same page checks: the binary and challenge captures in the
+    WARC do not become articles there either, and the charset pages decode the same way."""
+    tmp = fault_crawl["tmp"]
+    db = tmp / "reindexed.duckdb"
+    done = _cli("reindex", str(tmp / "warc"), "--db", str(db), "--no-fts", "-q", cwd=tmp)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        again = con.execute("SELECT url, title, is_article FROM articles").fetchall()
+        kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM fetch_errors").fetchall()}
+    finally:
+        con.close()
+    assert sorted(again) == sorted((u, t, a) for u, t, _, a in fault_crawl["articles"])
+    assert {"binary", "challenge", "charset_wrong"} <= kinds
+
+
 def test_fault_specs_and_cli_errors(tmp_path):
     assert parse_spec("nypost:reset, nypost:charset,cbc:all") == {
         "nypost": ["reset", "charset_missing", "charset_wrong"],
