@@ -215,3 +215,40 @@ def test_fault_specs_and_cli_errors(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "OUTLET:FAULT" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _page(body: bytes, ctype: bytes):
+    from scrapy.http import HtmlResponse
+
+    return HtmlResponse("https://nypost.com/x", body=body, headers={"Content-Type": ctype})
+
+
+def test_charset_checks_decide_by_the_bytes():
+    from newsarchive.fetcherrors import charset_problem
+
+    text = "<html><body><p>Caf\u00e9 \u201cquoted\u201d \u00a35</p></body></html>"
+    utf8, cp1252 = text.encode("utf-8"), text.encode("cp1252")
+    assert charset_problem(_page(utf8, b"text/html; charset=utf-8")) is None
+    assert charset_problem(_page(cp1252, b"text/html; charset=windows-1252")) is None
+    assert charset_problem(_page(b"<p>plain ascii</p>", b"text/html")) is None
+    kind, _, enc = charset_problem(_page(utf8, b"text/html; charset=iso-8859-1"))
+    assert (kind, enc) == ("charset_wrong", "utf-8")
+    kind, _, enc = charset_problem(_page(cp1252, b"text/html; charset=utf-8"))
+    assert (kind, enc) == ("charset_wrong", "cp1252")
+    kind, _, enc = charset_problem(_page(utf8, b"text/html"))
+    assert (kind, enc) == ("charset_missing", None)
+    meta = b'<meta charset="utf-8">' + utf8
+    assert charset_problem(_page(meta, b"text/html")) is None
+
+
+def test_real_pages_are_not_flagged(corpus_dir):
+    """No page of the shared corpus of real articles trips the binary, challenge or charset
+    checks (they drop or re-decode pages, so a false positive would lose an article)."""
+    from newsarchive.fetcherrors import body_fault, charset_problem
+
+    pages = sorted(corpus_dir.rglob("*.html"))
+    assert len(pages) >= 20
+    for path in pages:
+        resp = _page(path.read_bytes(), b"text/html; charset=utf-8")
+        assert body_fault(resp) is None, path
+        assert charset_problem(resp) is None, path
