@@ -257,7 +257,7 @@ class FaultPlan:
 
         def act(wire: Wire) -> None:
             if wire.write(head + body[: len(body) // 3]):
-                time.sleep(0.05)
+                time.sleep(0.5)  # so the client has read the headers before the RST
             wire.reset()
 
         return Response(200, [], action=act)
