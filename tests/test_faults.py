@@ -252,3 +252,43 @@ def test_real_pages_are_not_flagged(corpus_dir):
         resp = _page(path.read_bytes(), b"text/html; charset=utf-8")
         assert body_fault(resp) is None, path
         assert charset_problem(resp) is None, path
+
+
+def test_switch_and_stats_of_the_fault_middlewares():
+    """Off, nothing is recorded and decompression is still Scrapy's (bounded); on, a bomb is
+    counted under newsarchive/fetcherrors/bomb and sent to the index as a fetch_error."""
+    from scrapy import Spider
+    from scrapy.exceptions import IgnoreRequest, NotConfigured
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+
+    from newsarchive import signals as na_signals
+    from newsarchive.fetcherrors import BoundedDecompressionMiddleware, FetchErrorMiddleware
+    from newsarchive.replica.faults import _bomb_body
+
+    bomb = HtmlResponse(
+        "https://nypost.com/b",
+        body=_bomb_body(),
+        headers={"Content-Type": "text/html", "Content-Encoding": "gzip"},
+    )
+    for enabled in (False, True):
+        crawler = get_crawler(
+            Spider, {"NEWSARCHIVE_FETCHERRORS_ENABLED": enabled, "DOWNLOAD_MAXSIZE": 1 << 20}
+        )
+        crawler.stats.open_spider()
+        sent: list[dict] = []
+
+        def collect(error: dict, _sent: list = sent, **_: object) -> None:
+            _sent.append(error)
+
+        crawler.signals.connect(collect, na_signals.fetch_error)  # weakly held: keep `collect`
+        if not enabled:
+            with pytest.raises(NotConfigured):
+                FetchErrorMiddleware.from_crawler(crawler)
+        mw = BoundedDecompressionMiddleware.from_crawler(crawler)
+        request = Request("https://nypost.com/b")
+        with pytest.raises(IgnoreRequest):
+            mw.process_response(request, bomb)
+        assert crawler.stats.get_value("newsarchive/fetcherrors/bomb") == (1 if enabled else None)
+        assert [e["kind"] for e in sent] == (["bomb"] if enabled else [])
+        assert request.meta.get("fetch_error") == ("bomb" if enabled else None)
