@@ -66,12 +66,12 @@ class OutletRun:
 
     @property
     def errors(self) -> dict[str, int]:
-        prefix = "newsarchive/discovery/error/"
-        return {
-            k[len(prefix) :]: v
-            for k, v in self.stats.items()
-            if k.startswith(prefix) and isinstance(v, int)
-        }
+        out: dict[str, int] = {}
+        for prefix in ("newsarchive/discovery/error/", "newsarchive/fetcherrors/"):
+            for k, v in self.stats.items():
+                if k.startswith(prefix) and isinstance(v, int):
+                    out[k[len(prefix) :]] = out.get(k[len(prefix) :], 0) + v
+        return out
 
 
 @dataclass

@@ -27,7 +27,9 @@ CONCURRENT_ITEMS = 16
 DOWNLOAD_DELAY = 1.5
 DOWNLOAD_DELAY_JITTER = 0.3  # 1.05-1.95 s between requests to a host
 DOWNLOAD_TIMEOUT = 60
+# Also the bound on decompressed bodies (a gzip bomb stops here); see docs/FAULTS.md.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -47,6 +49,11 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.politeness.PolitenessMiddleware": 560,
     # If-None-Match / If-Modified-Since for feeds and sitemaps.
     "newsarchive.conditional.ConditionalGetMiddleware": 570,
+    # Fetch faults, each recorded in fetch_errors with its own kind (newsarchive.fetcherrors).
+    "newsarchive.fetcherrors.FetchErrorMiddleware": 540,
+    "newsarchive.fetcherrors.RedirectLoopMiddleware": 610,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "newsarchive.fetcherrors.BoundedDecompressionMiddleware": 590,
 }
 
 EXTENSIONS = {

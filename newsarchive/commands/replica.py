@@ -32,6 +32,10 @@ def register(subparsers) -> None:
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
+    p.add_argument(
+        "--faults",
+        help="fault mode: OUTLET:FAULT,... (FAULT a name from docs/FAULTS.md, or 'all')",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,6 +51,15 @@ def run(args: argparse.Namespace) -> int:
     if args.scale < 1:
         print("--scale must be at least 1", file=sys.stderr)
         return 2
+    faults = None
+    if args.faults:
+        from newsarchive.replica.faults import parse_spec
+
+        try:
+            faults = parse_spec(args.faults)
+        except ValueError as exc:
+            print(f"replica: {exc}", file=sys.stderr)
+            return 2
     try:
         bodies = None
         if args.pages:
@@ -60,15 +73,18 @@ def run(args: argparse.Namespace) -> int:
             crawl_delay=args.crawl_delay,
             page_bodies=bodies,
             now=now,
+            faults=faults,
         )
         url = replica.start(host=args.host, port=args.port)
-    except (OSError, RegistryError) as exc:
+    except (OSError, RegistryError, ValueError) as exc:
         print(f"replica: cannot start: {exc}", file=sys.stderr)
         return 1
     print(
         f"newsarchive replica: {len(replica.outlets)} outlets, seed {args.seed}, "
         f"{args.scale} articles each, clock {replica.now.isoformat()}"
     )
+    for key, plan in replica.fault_plans.items():
+        print(f"faults of {key}: {', '.join(plan.faults)} (robots.txt lists them)")
     print(f"proxy: {url}")
     print(f"CA certificate: {replica.ca_file()}")
     print(f"example: https_proxy={url} http_proxy={url} scrapy crawl nypost")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from newsarchive.warc.lookup import all_entries, find_capture, load_capture, parse_at
-from newsarchive.warc.records import WarcFormatError, decode_content
+from newsarchive.warc.records import DECODE_LIMIT, BodyTooLarge, WarcFormatError, decode_content
 
 
 def register(subparsers) -> None:
@@ -75,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     ctype = rec.http_header("Content-Type")
     if args.html or args.text:
         try:
-            body = decode_content(cap.payload, enc)
+            body = decode_content(cap.payload, enc, DECODE_LIMIT)
+        except BodyTooLarge as exc:
+            print(f"not shown: {exc}; --raw writes the stored bytes", file=sys.stderr)
+            return 1
         except Exception as exc:  # noqa: BLE001 - report any decoder failure
             print(f"body does not decode ({', '.join(enc)}): {exc}", file=sys.stderr)
             return 1

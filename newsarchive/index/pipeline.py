@@ -91,6 +91,7 @@ class IndexPipeline:
             merge_interval=s.getfloat("NEWSARCHIVE_INDEX_MERGE_INTERVAL", 10.0),
         )
         crawler.signals.connect(pipe.capture_recorded, signal=na_signals.capture_recorded)
+        crawler.signals.connect(pipe.fetch_error_recorded, signal=na_signals.fetch_error)
         return pipe
 
     # -- Scrapy hooks ---------------------------------------------------------------------
@@ -106,6 +107,20 @@ class IndexPipeline:
             self.stats.inc_value(STATS + "bad_captures")
             return
         self._append("captures", row)
+
+    def fetch_error_recorded(self, error: dict, **_: Any) -> None:
+        """A fault recorded by a downloader middleware (``newsarchive.fetcherrors``)."""
+        self._append(
+            "fetch_errors",
+            error_row(
+                error.get("url"),
+                error.get("kind") or "fetch",
+                error.get("detail"),
+                error.get("outlet"),
+                self.run_id,
+                error.get("time"),
+            ),
+        )
 
     def process_item(self, item: Any) -> Any:
         kind = item.get("kind") if hasattr(item, "get") else None

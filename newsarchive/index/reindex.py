@@ -161,6 +161,7 @@ def _page_response(url: str, rec: Any, payload_rec: Any):
 def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) -> list[dict]:
     """Worker: read each job's record (and a revisit's original payload) and extract it."""
     from newsarchive.extract.pool import extract_to_dict
+    from newsarchive.fetcherrors import body_fault, charset_problem
     from newsarchive.urls import canonicalize_url
     from newsarchive.warc.scan import read_record
 
@@ -198,6 +199,16 @@ def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) ->
             continue
         canonical = job["canonical_url"]
         outlet = outlets.get(job["outlet"]) if job["outlet"] else None
+        # The crawl's page checks (newsarchive.fetcherrors), so both index the same pages.
+        fault = body_fault(response, outlet)
+        if fault:
+            out.append({"error": error_row(job["url"], *fault, job["outlet"], time=rec.date)})
+            continue
+        charset = charset_problem(response)
+        if charset:
+            out.append({"error": error_row(job["url"], *charset[:2], job["outlet"], time=rec.date)})
+            if charset[2]:
+                response = response.replace(encoding=charset[2])
         rel = response.css('link[rel="canonical"]::attr(href)').get()
         if rel and outlet is not None:  # as the spider does
             rel_url = canonicalize_url(response.urljoin(rel.strip()), hosts)

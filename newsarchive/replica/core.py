@@ -23,6 +23,7 @@ import trustme
 
 from newsarchive.registry import Outlet, load_outlets
 from newsarchive.replica import markup, xmlfeeds
+from newsarchive.replica.faults import FaultPlan
 from newsarchive.replica.server import Response, SentResponse, start_server
 from newsarchive.replica.site import ArticleTruth, Site
 
@@ -69,6 +70,7 @@ class Replica:
         outlets: dict[str, Outlet] | None = None,
         crawl_delay: float | dict[str, float] | None = None,
         page_bodies: list[bytes] | None = None,
+        faults: dict[str, list[str]] | None = None,
     ):
         if articles_per_outlet < 1:
             raise ValueError("articles_per_outlet must be at least 1")
@@ -87,6 +89,12 @@ class Replica:
         self.sites = {
             k: Site(o, seed, articles_per_outlet, self.now) for k, o in self.outlets.items()
         }
+        # Fault mode (see faults.py): outlet key -> its FaultPlan.
+        self.fault_plans: dict[str, FaultPlan] = {}
+        for key, names in (faults or {}).items():
+            if key not in self.sites:
+                raise ValueError(f"faults for unknown outlet {key!r}")
+            self.fault_plans[key] = FaultPlan(self.sites[key], names, self.now)
         self.hosts: dict[str, str] = {}
         for key, outlet in self.outlets.items():
             for d in outlet.domains:
@@ -118,7 +126,7 @@ class Replica:
         cert = self.ca.issue_cert(*sorted(self.hosts))
         cert.configure_cert(ctx)
         self._server, self._thread = start_server(
-            host, port, self.handle, self.is_registered, ctx, self._record
+            host, port, self.handle, self.is_registered, ctx, self._record, self._hangs
         )
         bound = self._server.server_address
         self.proxy_url = f"http://{bound[0]}:{bound[1]}"
@@ -164,6 +172,9 @@ class Replica:
 
     def is_registered(self, host: str) -> bool:
         return host.lower() in self.hosts
+
+    def _hangs(self, connect_target: str) -> bool:
+        return any(plan.hangs(connect_target) for plan in self.fault_plans.values())
 
     def truth(self, outlet_key: str) -> list[ArticleTruth]:
         site = self.sites[outlet_key]
@@ -299,6 +310,14 @@ class Replica:
     def _route(self, key: str, host: str, url: str, parts, headers) -> Response:
         site = self.sites[key]
         routes = self._routes_for(key)
+        plan = self.fault_plans.get(key)
+        if plan is not None:
+            feed_text = None
+            if url == plan.feed_url and "bad_feed" in plan.faults:
+                feed_text = self._xml(site, "feed", 0)[0]
+            faulty = plan.answer(url, feed_text)
+            if faulty is not None:
+                return faulty
         hit = routes.get(url)
         if hit:
             return self._document(site, hit, url, host, headers)
@@ -426,7 +445,12 @@ class Replica:
                 if isinstance(self.crawl_delay, dict)
                 else self.crawl_delay
             )
-            body = xmlfeeds.robots(site, delay, host).encode()
+            text = xmlfeeds.robots(site, delay, host)
+            if site.key in self.fault_plans:
+                text += "".join(
+                    f"{line}\n" for line in self.fault_plans[site.key].robots_lines(host)
+                )
+            body = text.encode()
             return self._encode(
                 Response(
                     200, [("Content-Type", "text/plain; charset=utf-8"), *self._common()], body

@@ -8,7 +8,11 @@ import sys
 
 
 def spawn_replica(
-    scale: int, seed: int = 0, pages: str | None = None, clock: str | None = None
+    scale: int,
+    seed: int = 0,
+    pages: str | None = None,
+    clock: str | None = None,
+    faults: str | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``newsarchive replica`` on a free loopback port; returns (process, proxy URL)."""
     cmd = [
@@ -27,6 +31,8 @@ def spawn_replica(
         cmd += ["--pages", pages]
     if clock:
         cmd += ["--clock", clock]
+    if faults:
+        cmd += ["--faults", faults]  # OUTLET:FAULT,... (docs/FAULTS.md)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     for _ in range(20):
         line = proc.stdout.readline()

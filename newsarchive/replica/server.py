@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,10 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     429: "Too Many Requests",
+    500: "Internal Server Error",
     502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -40,6 +44,51 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes = b""
     chunked: bool = False
+    # Fault mode: when set, this writes the answer itself (slowly, cut short, reset...) on the
+    # connection, which is closed afterwards; ``body`` and ``chunked`` are then unused.
+    action: Callable[[Wire], None] | None = None
+
+
+class Wire:
+    """The client connection, handed to a fault ``Response.action``."""
+
+    def __init__(self, sock: socket.socket, rfile, wfile) -> None:
+        self.sock, self.rfile, self.wfile = sock, rfile, wfile
+
+    def write(self, data: bytes) -> bool:
+        """Send ``data`` now; False once the client has gone."""
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        """End the connection cleanly: TLS close_notify (when TLS), then FIN."""
+        try:
+            self.wfile.flush()
+            if isinstance(self.sock, ssl.SSLSocket):
+                self.sock.unwrap()
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), no TLS close_notify, no FIN."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for f in (self.rfile, self.wfile):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 @dataclass
@@ -131,8 +180,10 @@ class ProxyServer(socketserver.ThreadingTCPServer):
         is_registered: Callable[[str], bool],
         ssl_context: ssl.SSLContext,
         record: Callable[[SentResponse], None],
+        hang_connect: Callable[[str], bool] | None = None,
     ):
         self.app = handler
+        self.hang_connect = hang_connect
         self.is_registered = is_registered
         self.ssl_context = ssl_context
         self.record = record
@@ -163,7 +214,7 @@ class _Conn(socketserver.BaseRequestHandler):
             if len(parts) == 3 and parts[0].upper() == "CONNECT":
                 self._tunnel(sock, rfile, wfile, parts[1])
                 return
-            self._serve(rfile, wfile, "http", None, first=(line, headers))
+            self._serve(rfile, wfile, "http", None, first=(line, headers), sock=sock)
         except (OSError, ssl.SSLError, ValueError):
             return
 
@@ -182,12 +233,18 @@ class _Conn(socketserver.BaseRequestHandler):
                 ),
             )
             return
+        if self.server.hang_connect is not None and self.server.hang_connect(target):
+            # Fault mode: the origin "does not answer"; the client's connect never completes.
+            self._record("CONNECT", f"https://{target}", 0, time.time(), host, [], ([], b""))
+            while sock.recv(4096):  # until the client gives up (or the 60 s socket timeout)
+                pass
+            return
         wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         wfile.flush()
         tls = self.server.ssl_context.wrap_socket(sock, server_side=True)
         rfile, wfile = tls.makefile("rb"), tls.makefile("wb")
         try:
-            self._serve(rfile, wfile, "https", host, first=None)
+            self._serve(rfile, wfile, "https", host, first=None, sock=tls)
         finally:
             # Close the tunnel at once (file objects too: they keep the socket open), so a
             # client closing its pool is not left waiting for the TCP close.
@@ -202,7 +259,7 @@ class _Conn(socketserver.BaseRequestHandler):
                 pass
             tls.close()
 
-    def _serve(self, rfile, wfile, scheme: str, tunnel_host: str | None, first) -> None:
+    def _serve(self, rfile, wfile, scheme: str, tunnel_host: str | None, first, sock) -> None:
         while True:
             head = first or _read_head(rfile)
             first = None
@@ -242,6 +299,10 @@ class _Conn(socketserver.BaseRequestHandler):
                     resp = Response(
                         500, [("Content-Type", "text/plain")], f"replica error: {exc!r}\n".encode()
                     )
+            if resp.action is not None:
+                self._record(method, url, resp.status, arrived, host, headers, (resp.headers, b""))
+                resp.action(Wire(sock, rfile, wfile))
+                return
             write_response(
                 wfile,
                 method,
@@ -266,8 +327,9 @@ def start_server(
     is_registered: Callable[[str], bool],
     ssl_context: ssl.SSLContext,
     record: Callable[[SentResponse], None],
+    hang_connect: Callable[[str], bool] | None = None,
 ) -> tuple[ProxyServer, threading.Thread]:
-    server = ProxyServer((host, port), handler, is_registered, ssl_context, record)
+    server = ProxyServer((host, port), handler, is_registered, ssl_context, record, hang_connect)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},

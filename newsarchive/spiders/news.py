@@ -283,6 +283,8 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure):
         request = failure.request
+        if request.meta.get("fetch_error"):
+            return  # newsarchive.fetcherrors has recorded it, with its kind
         kind = type(failure.value).__name__
         yield self.problem(f"download_{kind}", request.url, str(failure.value)[:500])
 

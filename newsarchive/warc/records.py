@@ -303,9 +303,12 @@ class Record:
         except (IndexError, ValueError):
             return None
 
-    def decoded_payload(self) -> bytes:
-        """The body with Content-Encoding removed (what a browser would parse)."""
-        return decode_content(self.payload, self.http_header_list("Content-Encoding"))
+    def decoded_payload(self, limit: int | None = None) -> bytes:
+        """The body with Content-Encoding removed (what a browser would parse), at most
+        ``limit`` bytes (default ``DECODE_LIMIT``; a bigger body raises BodyTooLarge)."""
+        return decode_content(
+            self.payload, self.http_header_list("Content-Encoding"), limit or DECODE_LIMIT
+        )
 
 
 def _parse_header_lines(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -367,17 +370,29 @@ def parse_records(data: bytes) -> list[Record]:
     return records
 
 
-def decode_content(body: bytes, encodings: list[str]) -> bytes:
-    """Undo Content-Encoding (gzip, deflate, br, zstd), last applied first."""
+class BodyTooLarge(WarcFormatError):
+    """Decoding a body would pass the caller's size limit (e.g. a gzip bomb)."""
+
+
+_STEP = 1 << 20
+# What readers of the archive inflate at most (the crawl's own bound is DOWNLOAD_MAXSIZE).
+DECODE_LIMIT = 64 * 1024 * 1024
+
+
+def decode_content(body: bytes, encodings: list[str], limit: int | None = None) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, br, zstd), last applied first.
+
+    With ``limit``, gzip and deflate stop with :class:`BodyTooLarge` once the decoded body
+    passes ``limit`` bytes, without inflating the rest; br and zstd are checked after."""
     codings = [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
     for coding in reversed(codings):
         if coding in ("gzip", "x-gzip"):
-            body = _gunzip_all(body)
+            body = _gunzip_all(body, limit)
         elif coding == "deflate":
             try:
-                body = zlib.decompress(body)
+                body = _inflate(body, zlib.MAX_WBITS, limit)
             except zlib.error:
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
+                body = _inflate(body, -zlib.MAX_WBITS, limit)
         elif coding == "br":
             import brotli
 
@@ -390,15 +405,30 @@ def decode_content(body: bytes, encodings: list[str]) -> bytes:
             continue
         else:
             raise WarcFormatError(f"unknown Content-Encoding {coding!r}")
+        if limit is not None and len(body) > limit:
+            raise BodyTooLarge(f"body decodes to more than {limit} bytes")
     return body
 
 
-def _gunzip_all(body: bytes) -> bytes:
-    out = []
+def _inflate(body: bytes, wbits: int, limit: int | None) -> bytes:
+    """Inflate every member of ``body``, in steps, stopping once past ``limit`` bytes."""
+    out = bytearray()
     while body:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out.append(d.decompress(body))
+        d = zlib.decompressobj(wbits)
+        data = body
+        while not d.eof:
+            chunk = d.decompress(data, _STEP)
+            data = d.unconsumed_tail
+            out += chunk
+            if limit is not None and len(out) > limit:
+                raise BodyTooLarge(f"body inflates past {limit} bytes (decompression limit)")
+            if not chunk and not data:
+                break
         if not d.eof:
-            raise zlib.error("gzip body is truncated")
-        body = d.unused_data
-    return b"".join(out)
+            raise zlib.error("compressed body is truncated")
+        body = d.unused_data if wbits > zlib.MAX_WBITS else b""  # gzip: next member
+    return bytes(out)
+
+
+def _gunzip_all(body: bytes, limit: int | None = None) -> bytes:
+    return _inflate(body, 16 + zlib.MAX_WBITS, limit)

@@ -19,6 +19,8 @@ from pathlib import Path
 from newsarchive.warc.cdxj import CdxjEntry, write_cdxj
 from newsarchive.warc.files import OPEN_SUFFIX, final_name
 from newsarchive.warc.records import (
+    DECODE_LIMIT,
+    BodyTooLarge,
     Record,
     WarcFormatError,
     decode_content,
@@ -383,7 +385,9 @@ def check_record(rec: Record) -> list[str]:
         enc = rec.http_header_list("Content-Encoding")
         if enc and rec.payload:
             try:
-                decode_content(rec.payload, enc)
+                decode_content(rec.payload, enc, DECODE_LIMIT)
+            except BodyTooLarge:
+                pass  # a body that inflates huge (a gzip bomb) is still a well-formed record
             except Exception as exc:  # noqa: BLE001 - any decoder failure is the finding
                 problems.append(f"{rid}: body does not decode as {', '.join(enc)}: {exc}")
     return problems
