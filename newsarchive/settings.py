@@ -47,6 +47,10 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.politeness.PolitenessMiddleware": 560,
     # If-None-Match / If-Modified-Since for feeds and sitemaps.
     "newsarchive.conditional.ConditionalGetMiddleware": 570,
+    # After Scrapy's RobotsTxtMiddleware (100): robots.txt downloaded once per host per run.
+    "newsarchive.robotsonce.RobotsOnceMiddleware": 110,
+    # Below HttpCompressionMiddleware (590): sees article bodies decoded (docs/REPLAY.md).
+    "newsarchive.requisites.RequisitesMiddleware": 580,
 }
 
 EXTENSIONS = {
@@ -64,6 +68,7 @@ ITEM_PIPELINES = {
 NEWSARCHIVE_MAX_AGE_DAYS = 3.0
 NEWSARCHIVE_WARC_DIR = "warc"
 NEWSARCHIVE_DB = "archive.duckdb"
+NEWSARCHIVE_REQUISITES = "images,css"
 
 
 def replica_overrides(concurrency: int = 16) -> dict:

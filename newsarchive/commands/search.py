@@ -97,8 +97,16 @@ def run(args: argparse.Namespace) -> int:
             f"   {h.outlet or '?'} · {when.date().isoformat() if when else '?'} · {h.url}"
             f" · score {h.score:.3f}"
         )
-        print(f"   {h.snippet}\n")
+        print(f"   {h.snippet}")
+        print(f"   replay: {_replay(h)}\n")
     return 0
+
+
+def _replay(hit) -> str:
+    from newsarchive.replay import default_base, replay_url
+
+    ts = hit.fetched_at.strftime("%Y%m%d%H%M%S") if hit.fetched_at else ""
+    return replay_url(default_base(), hit.url, ts)
 
 
 def _outlets(values: list[str] | None) -> list[str] | None:
