@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYWB_VENV := .venv-pywb
 PYWB_STAMP := $(PYWB_VENV)/.installed
 
-.PHONY: demo test venv pywb sysdeps lint format bench clean
+.PHONY: demo test venv pywb devtools sysdeps lint format bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,18 @@ $(PYWB_STAMP): requirements-pywb.lock
 
 pywb: $(PYWB_STAMP)
 
+# Checking tools the replay tests use (py-wacz, cdxj-indexer, FastWARC): their own virtualenv.
+DEV_VENV := .venv-dev
+DEV_STAMP := $(DEV_VENV)/.installed
+$(DEV_STAMP): requirements-dev.lock
+	test -x $(DEV_VENV)/bin/python || $(PYTHON) -m venv $(DEV_VENV)
+	$(DEV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
+devtools: $(DEV_STAMP)
+
 # Debian packages the tests use (real servers and tools); installed when run as root.
-SYSDEPS := cron
+SYSDEPS := cron chromium
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -41,7 +51,7 @@ demo: venv
 
 # Tests wait on crawls and servers more than on the CPU: 3 workers fit 2 cores.
 TEST_WORKERS ?= 3
-test: venv pywb sysdeps
+test: venv pywb devtools sysdeps
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: venv
@@ -57,4 +67,4 @@ bench: venv
 	$(PY) bench/index.py
 
 clean:
-	rm -rf $(VENV) $(PYWB_VENV) warc/*.warc.gz* warc/*.cdxj archive.duckdb*
+	rm -rf $(VENV) $(PYWB_VENV) $(DEV_VENV) warc/*.warc.gz* warc/*.cdxj archive.duckdb*

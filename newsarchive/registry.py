@@ -47,6 +47,8 @@ class Outlet:
     non_article: tuple[str, ...] = ()
     prune: tuple[str, ...] = ()
     title_source: str | None = None
+    # Hosts serving the outlet's images, stylesheets and scripts (page requisites only).
+    cdn_hosts: tuple[str, ...] = ()
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -138,9 +140,10 @@ def _build(key: str, raw: dict, defaults: dict) -> Outlet:
                 raise _fail(key, fld, f"bad regex {pattern!r}: {exc}") from None
     if values.get("title_source", TITLE_SOURCES[0]) not in TITLE_SOURCES:
         raise _fail(key, "title_source", f"must be one of {', '.join(TITLE_SOURCES)}")
-    for d in values["domains"]:
-        if "/" in d or ":" in d or d != d.lower():
-            raise _fail(key, "domains", f"{d!r} must be a bare lowercase host name")
+    for fld in ("domains", "cdn_hosts"):
+        for d in values.get(fld, ()):
+            if "/" in d or ":" in d or d != d.lower():
+                raise _fail(key, fld, f"{d!r} must be a bare lowercase host name")
     outlet = Outlet(key=key, **values)
     for fld in _URL_FIELDS & values.keys():
         for url in values[fld]:

@@ -54,6 +54,10 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.fetcherrors.RedirectLoopMiddleware": 610,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "newsarchive.fetcherrors.BoundedDecompressionMiddleware": 590,
+    # After Scrapy's RobotsTxtMiddleware (100): robots.txt downloaded once per host per run.
+    "newsarchive.robotsonce.RobotsOnceMiddleware": 110,
+    # Below HttpCompressionMiddleware (590): sees article bodies decoded (docs/REPLAY.md).
+    "newsarchive.requisites.RequisitesMiddleware": 580,
 }
 
 EXTENSIONS = {
@@ -78,6 +82,7 @@ NEWSARCHIVE_LOG_TRACEBACKS = True  # off under `newsarchive crawl` without -v
 # Seconds between the index's merges into the DuckDB file: between them the file is free
 # for plain DuckDB readers (see docs/RUNS.md).
 NEWSARCHIVE_INDEX_MERGE_INTERVAL = 10.0
+NEWSARCHIVE_REQUISITES = "images,css"
 
 
 def replica_overrides(concurrency: int = 16) -> dict:

@@ -348,7 +348,7 @@ def test_wire_edge_cases(fixed):
     assert dict(headers)["Content-Type"] == "text/html; charset=windows-1252"
     assert b"\x93" in body and b"\x94" in body and b"\xa3" in body
     status, headers, body = fetch(r, ec["binary"])
-    assert dict(headers)["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+    assert dict(headers)["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
     status, _, body = fetch(r, ec["malformed_sitemap"])
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(body)

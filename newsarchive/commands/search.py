@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             f"   {h.outlet or '?'} · {when.date().isoformat() if when else '?'} · {h.url}"
             f" · score {h.score:.3f}"
         )
-        print(f"   {h.snippet}\n")
+        print(f"   {h.snippet}")
+        print(f"   replay: {_replay(h)}\n")
     return 0
 
 
@@ -124,6 +125,11 @@ def _check_outlets(con, wanted: list[str] | None) -> None:
             shown = sorted(known)
             hint = f"; known outlets: {', '.join(shown[:15])}" + (" ..." if len(shown) > 15 else "")
         raise ValueError(f"unknown outlet {name!r}{hint}")
+def _replay(hit) -> str:
+    from newsarchive.replay import default_base, replay_url
+
+    ts = hit.fetched_at.strftime("%Y%m%d%H%M%S") if hit.fetched_at else ""
+    return replay_url(default_base(), hit.url, ts)
 
 
 def _outlets(values: list[str] | None) -> list[str] | None:

@@ -15,7 +15,9 @@ def register(subparsers) -> None:
     p.add_argument("--at", help="timestamp (YYYYmmddHHMMSS prefix or ISO); default: latest")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--raw", action="store_true", help="HTTP response as stored")
-    mode.add_argument("--html", action="store_true", help="decoded body")
+    mode.add_argument(
+        "--html", action="store_true", help="body with Content-Encoding removed, charset as sent"
+    )
     mode.add_argument("--text", action="store_true", help="extracted article text")
     p.add_argument("--warc-dir", default=None, help="WARC directory (default: settings)")
     p.add_argument("--output", "-o", help="write the bytes to this file instead of stdout")
@@ -82,11 +84,13 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - report any decoder failure
             print(f"body does not decode ({', '.join(enc)}): {exc}", file=sys.stderr)
             return 1
-        html = _html_text(body, ctype)
         if args.html:
-            out.write(html.encode("utf-8"))
+            # The stored bytes in the charset they were sent in: re-encoding them would
+            # contradict the page's own <meta charset>.
+            out.write(body)
             out.flush()
             return 0
+        html = _html_text(body, ctype)
         text = _extract_text(html, rec.url)
         if text is None:
             print("no article text could be extracted", file=sys.stderr)
@@ -103,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"digest:    {rec.header('WARC-Payload-Digest')}")
     print(f"pointer:   {entry.filename} offset {entry.offset} length {entry.length}")
     print(f"body:      {len(cap.payload)} bytes stored")
+    print(f"replay:    {_replay_link(rec.url, entry.timestamp)}")
     for k, v in rec.http_headers:
         print(f"  {k}: {v}")
     return 0
@@ -155,6 +160,10 @@ def _save(args: argparse.Namespace, rec, payload: bytes) -> int:
         return 2
     print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
     return 0
+def _replay_link(url: str, ts14: str) -> str:
+    from newsarchive.replay import default_base, replay_url
+
+    return replay_url(default_base(), url, ts14)
 
 
 def _extract_text(html: str, url: str) -> str | None:

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 
 from newsarchive.registry import Outlet, load_outlets
-from newsarchive.replica import markup, xmlfeeds
 from newsarchive.replica.faults import FaultPlan
+from newsarchive.replica import assets, markup, xmlfeeds
 from newsarchive.replica.server import Response, SentResponse, start_server
 from newsarchive.replica.site import ArticleTruth, Site
 
@@ -101,6 +101,8 @@ class Replica:
                 self.hosts.setdefault(d, key)
             for d in outlet.domains:
                 self.hosts.setdefault(_twin(d), key)
+            for d in outlet.cdn_hosts:
+                self.hosts.setdefault(d, key)
         self.sent: list[SentResponse] = []
         self._lock = threading.RLock()
         self._routes: dict[str, dict[str, tuple]] = {}
@@ -342,6 +344,32 @@ class Replica:
                 ],
                 fake_image(f"{self.seed}:{url}"),
             )
+        if path.startswith("/img/") and path.endswith(".png"):
+            width = parse_qs(parts.query).get("w", [""])[0]
+            size = (
+                (int(width), assets.IMAGE_WIDTHS[int(width)])
+                if width.isdigit() and (int(width) in assets.IMAGE_WIDTHS)
+                else (480, 270)
+            )
+            return Response(
+                200,
+                [
+                    ("Content-Type", "image/png"),
+                    *self._common(),
+                    ("Cache-Control", "max-age=86400"),
+                ],
+                assets.png_image(f"{self.seed}:{host}{path}", *size),
+            )
+        if path.startswith("/static/") and path.endswith((".css", ".js")):
+            css = path.endswith(".css")
+            body = assets.stylesheet(f"{key}{path}") if css else assets.script(f"{key}{path}")
+            ctype = "text/css" if css else "application/javascript"
+            resp = Response(
+                200,
+                [("Content-Type", ctype), *self._common(), ("Cache-Control", "max-age=3600")],
+                body,
+            )
+            return self._encode(resp, url, headers)
         if path.startswith(("/search/", "/private/")):
             return self._html(
                 site, url, markup.simple_page("Restricted", "Not for crawlers."), headers

@@ -38,12 +38,31 @@ def _close(opener: str) -> str:
     return "</article></main>" if opener.startswith("<main>") else "</div>"
 
 
+def asset_host(site: Site) -> str:
+    """The host serving the outlet's images and stylesheets: its first CDN host, if any."""
+    return site.outlet.cdn_hosts[0] if site.outlet.cdn_hosts else site.host
+
+
 def img(site: Site, t: ArticleTruth, i: int) -> str:
-    return f"https://{site.host}/img/{site.hexid(t.number)[:12]}-{i}.jpg"
+    return f"https://{asset_host(site)}/img/{site.hexid(t.number)[:12]}-{i}.png"
+
+
+SRCSET_FAMILIES = ("guardian", "bbc", "indy", "arc")
+
+
+def requisite_links(site: Site) -> str:
+    """Stylesheets (one on the CDN when the outlet has one) and a deferred script."""
+    host = asset_host(site)
+    links = f'<link rel="stylesheet" href="https://{site.host}/static/site.css">'
+    if host != site.host:
+        links += f'<link rel="stylesheet" href="https://{host}/static/{site.key}-article.css">'
+    return links + f'<script src="https://{host}/static/{site.key}.js" defer></script>'
 
 
 def figure(family: str, src: str, caption: str, credit: str) -> str:
-    c, k, im = E(caption), E(credit), f'<img src="{src}" alt="" width="960" height="540">'
+    srcset = f' srcset="{src}?w=480 480w, {src}?w=960 960w"' if family in SRCSET_FAMILIES else ""
+    c, k = E(caption), E(credit)
+    im = f'<img src="{src}"{srcset} alt="" width="960" height="540">'
     if family == "nypost":
         return (
             f'<figure class="wp-block-image size-large">{im}<figcaption class="wp-element-caption">'
@@ -120,7 +139,7 @@ def chrome_head(site: Site, t: ArticleTruth, extra: str = "") -> str:
         f'<meta name="description" content="{E(t.subtitle)}">'
         f'<meta property="article:published_time" content="{t.published}">'
         f'<meta property="article:modified_time" content="{t.modified}">'
-        f'<meta name="author" content="{E(", ".join(t.authors))}">{extra}'
+        f'<meta name="author" content="{E(", ".join(t.authors))}">{requisite_links(site)}{extra}'
         f"{page_state(t.url)}</head>\n<body>" + nav(site)
     )
 

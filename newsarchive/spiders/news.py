@@ -48,7 +48,8 @@ class NewsSpider(scrapy.Spider):
         outlets = load_outlets()
         self.outlet: Outlet = outlets[self.outlet_key or self.name]
         self.primary_hosts = primary_host_map({k: o.domains for k, o in outlets.items()})
-        self.allowed_domains = list(self.outlet.domains)
+        # CDN hosts too: Scrapy's robots.txt requests for them must not be filtered as offsite.
+        self.allowed_domains = list(self.outlet.domains) + list(self.outlet.cdn_hosts)
         self.discovered: set[str] = set()
         self.sources_seen: set[str] = set()
         self.canonical_seen: set[str] = set()

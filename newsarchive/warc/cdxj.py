@@ -12,30 +12,21 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from surt import surt as _surt
 
 
 def surt(url: str) -> str:
-    """Sort-friendly URI key, as pywb computes it for common http(s) URLs."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().rstrip(".")
-    if host.startswith("www") and "." in host:
-        head, rest = host.split(".", 1)
-        if head[3:].isdigit() or head == "www":
-            host = rest
-    key = ",".join(reversed(host.split(".")))  # pywb reverses IP addresses too
-    port = parts.port
-    if port and not (
-        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
-    ):
-        key += f":{port}"
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"
-    query = ""
-    if parts.query:
-        query = "?" + urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-    return (key + ")" + path + query).lower()
+    """The index key of ``url``, exactly as pywb and cdxj-indexer compute it.
+
+    Both call the ``surt`` package (IA's canonicaliser: lower-cased, ``www`` dropped, query
+    sorted, default ports and fragments removed, escapes normalised); any home-made
+    approximation disagreed with them on unusual URLs, and pywb then missed the capture.
+    """
+    try:
+        return _surt(url)
+    except Exception:  # noqa: BLE001 - pywb falls back to the URL itself for odd schemes
+        return url
 
 
 @dataclass

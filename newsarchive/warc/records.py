@@ -140,15 +140,26 @@ def request_head(method: str, url: str, headers: list[tuple[bytes, bytes]], body
 GZIP_LEVEL = 6
 
 
+# warcio gives metadata records a payload digest too, but a warc-fields block has no HTTP
+# payload and `fastwarc check -p` rejects the record: such records keep the block digest only.
+_NO_PAYLOAD_DIGEST = ("warcinfo", "revisit", "metadata")
+
+
+def _writer(out, gzip: bool) -> WARCWriter:
+    w = WARCWriter(out, gzip=gzip, warc_version=WARC_VERSION)
+    w.NO_PAYLOAD_DIGEST_TYPES = _NO_PAYLOAD_DIGEST
+    return w
+
+
 def _member(writer_record) -> bytes:
     buf = io.BytesIO()
-    WARCWriter(buf, gzip=False, warc_version=WARC_VERSION).write_record(writer_record)
+    _writer(buf, gzip=False).write_record(writer_record)
     packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     return packer.compress(buf.getvalue()) + packer.flush()
 
 
 def _builder() -> WARCWriter:
-    return WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
+    return _writer(io.BytesIO(), gzip=True)
 
 
 @dataclass
@@ -240,8 +251,6 @@ def build_fields_record(
         warc_content_type="application/warc-fields",
         warc_headers_dict=headers,
     )
-    # warcio parses a payload without http_headers as HTTP when the type is http-ish;
-    # for warc-fields there is nothing to parse, so the record is written as is.
     return Built(_member(rec), rec.rec_headers.get_header("WARC-Record-ID"))
 
 

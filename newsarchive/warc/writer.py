@@ -315,6 +315,8 @@ class WarcWriter:
         self.stats.inc_value("newsarchive/warc/records", 3)
         self.stats.inc_value(f"newsarchive/warc/{rec_type}s")
         self.stats.inc_value("newsarchive/warc/bytes", sum(len(m) for m in group))
+        if isinstance(discovery, dict) and discovery.get("source") == "requisite":
+            self.stats.inc_value("newsarchive/warc/requisite_bytes", sum(len(m) for m in group))
 
         capture = {
             "id": main.record_id,
