@@ -7,3 +7,19 @@ from __future__ import annotations
 from newsarchive.query.parser import QuerySyntaxError, parse
 
 __all__ = ["QuerySyntaxError", "parse"]
+
+from newsarchive.query.engine import Bucket, Hit, QueryError, Scope, SearchResult  # noqa: E402
+from newsarchive.query.verbs import count, sample, search, top_outlets, top_words  # noqa: E402
+
+__all__ += [
+    "Bucket",
+    "Hit",
+    "QueryError",
+    "Scope",
+    "SearchResult",
+    "count",
+    "sample",
+    "search",
+    "top_outlets",
+    "top_words",
+]

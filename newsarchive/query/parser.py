@@ -163,7 +163,7 @@ def _lex(q: str) -> list[_Tok]:
                 if k > 0 and _WORDCHAR.match(word[0]) and word[:k].isalpha():
                     raise QuerySyntaxError(
                         f"unknown field {word[:k]!r}; fields are {', '.join(FIELDS)} "
-                        '(quote the word to search for it literally)',
+                        "(quote the word to search for it literally)",
                         i,
                     )
             toks.append(_Tok("WORD", word, i))
