@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS qi_docs (
     docid INTEGER, article_id VARCHAR, akey VARCHAR, outlet VARCHAR, lang VARCHAR,
     section VARCHAR, authors VARCHAR, url VARCHAR, ts TIMESTAMPTZ, fetched_at TIMESTAMPTZ,
     dl INTEGER, latest BOOLEAN);
-CREATE TABLE IF NOT EXISTS qi_lex (lang VARCHAR, tok VARCHAR, term VARCHAR);
+CREATE TABLE IF NOT EXISTS qi_lex (lang VARCHAR, tok VARCHAR, term VARCHAR, termid INTEGER);
 CREATE TABLE IF NOT EXISTS qi_terms (termid INTEGER, term VARCHAR);
 CREATE TABLE IF NOT EXISTS qi_post_main (termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT);
 CREATE TABLE IF NOT EXISTS qi_post_tail (termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT);
@@ -125,44 +125,48 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
     n = con.execute("SELECT count(*) FROM qi_new").fetchone()[0]
     if not n:
         return 0
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE qi_tok AS
-        SELECT docid, slang AS lang, tok, sum(f)::USMALLINT AS tf, sum(t)::USMALLINT AS ttf FROM (
-            SELECT docid, slang, unnest(xw) AS tok, 1 AS f, 0 AS t FROM qi_new
-            UNION ALL
-            SELECT docid, slang, unnest(tw) AS tok, 0 AS f, 1 AS t FROM qi_new)
-        GROUP BY ALL
-        """
-    )
     # Stem the (language, token) pairs never seen before, in Python, once each.
     missing = con.execute(
-        "SELECT lang, list(tok) FROM (SELECT DISTINCT lang, tok FROM qi_tok) n "
+        "SELECT lang, list(tok) FROM (SELECT DISTINCT slang AS lang, "
+        "unnest(list_concat(xw, tw)) AS tok FROM qi_new) n "
         "WHERE NOT EXISTS (SELECT 1 FROM qi_lex l WHERE l.lang = n.lang AND l.tok = n.tok) "
         "GROUP BY lang"
     ).fetchall()
-    for lang, toks in missing:
-        stems = stem_many(lang, toks)
+    if missing:
         con.execute(
-            "INSERT INTO qi_lex SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-            [lang, toks, stems],
+            "CREATE OR REPLACE TEMP TABLE qi_lexnew (lang VARCHAR, tok VARCHAR, term VARCHAR)"
         )
-    con.execute(
-        """
-        INSERT INTO qi_terms
-        SELECT (SELECT coalesce(max(termid), 0) FROM qi_terms) + row_number() OVER (ORDER BY term),
-               term
-        FROM (SELECT DISTINCT l.term FROM qi_tok t JOIN qi_lex l ON l.lang = t.lang AND l.tok = t.tok) n
-        WHERE NOT EXISTS (SELECT 1 FROM qi_terms x WHERE x.term = n.term)
-        """
-    )
+        for lang, toks in missing:
+            stems = stem_many(lang, toks)
+            # One string per column: binding a Python list costs a lookup per element.
+            con.execute(
+                "INSERT INTO qi_lexnew SELECT ?, unnest(string_split(?, chr(31))), "
+                "unnest(string_split(?, chr(31)))",
+                [lang, "\x1f".join(toks), "\x1f".join(stems)],
+            )
+        con.execute(
+            """
+            INSERT INTO qi_terms
+            SELECT (SELECT coalesce(max(termid), 0) FROM qi_terms)
+                   + row_number() OVER (ORDER BY term), term
+            FROM (SELECT DISTINCT term FROM qi_lexnew) n
+            WHERE NOT EXISTS (SELECT 1 FROM qi_terms x WHERE x.term = n.term)
+            """
+        )
+        con.execute(
+            "INSERT INTO qi_lex SELECT n.lang, n.tok, n.term, x.termid FROM qi_lexnew n "
+            "JOIN qi_terms x ON x.term = n.term"
+        )
+        con.execute("DROP TABLE qi_lexnew")
     con.execute(
         """
         INSERT INTO qi_post_tail
-        SELECT x.termid, t.docid, sum(t.tf)::USMALLINT, sum(t.ttf)::USMALLINT
-        FROM qi_tok t JOIN qi_lex l ON l.lang = t.lang AND l.tok = t.tok
-        JOIN qi_terms x ON x.term = l.term
-        GROUP BY ALL ORDER BY 1, 2
+        SELECT l.termid, t.docid, count(*) FILTER (WHERE NOT t.title)::USMALLINT,
+               count(*) FILTER (WHERE t.title)::USMALLINT
+        FROM (SELECT docid, slang, unnest(xw) AS tok, false AS title FROM qi_new
+              UNION ALL SELECT docid, slang, unnest(tw) AS tok, true AS title FROM qi_new) t
+        JOIN qi_lex l ON l.lang = t.slang AND l.tok = t.tok
+        GROUP BY ALL
         """
     )
     # Versions: the newest capture of a canonical URL is the one searched by default.
@@ -186,7 +190,6 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
         WHERE qi_docs.akey = w.akey
         """
     )
-    con.execute("DROP TABLE qi_tok")
     con.execute("DROP TABLE qi_new")
     return n
 

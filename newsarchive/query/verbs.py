@@ -237,8 +237,8 @@ def _l(s: str) -> str:
 def top_outlets(
     con: duckdb.DuckDBPyConnection,
     q: str,
-    scope: Scope = Scope(),
-    n: int = 20,  # noqa: B008
+    scope: Scope = Scope(),  # noqa: B008
+    n: int = 20,
 ) -> list[Bucket]:
     """Outlets with the most matching articles (share: of that outlet's articles in scope)."""
     return count(con, q, scope, by="outlet")[:n]
