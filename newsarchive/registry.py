@@ -49,6 +49,7 @@ class Outlet:
     title_source: str | None = None
     # Hosts serving the outlet's images, stylesheets and scripts (page requisites only).
     cdn_hosts: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -1,7 +1,4 @@
-"""``newsarchive export parquet DIR``: the archive as Hive-partitioned Parquet.
-
-``newsarchive export wacz OUT.wacz``: the archive (or a subset) as a WACZ 1.1 file
-(:mod:`newsarchive.replay.wacz`)."""
+"""``newsarchive export``: QUERY as csv/jsonl/parquet, the whole archive as Parquet, or a WACZ."""
 
 from __future__ import annotations
 
@@ -10,15 +7,21 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export the archive (Parquet by outlet and month; WACZ)")
-    p.add_argument("format", choices=("parquet", "wacz"))
-    p.add_argument("dir", help="output directory (parquet) or file (wacz)")
-    p.add_argument("--db", help="archive file (default archive.duckdb or $NEWSARCHIVE_DB)")
-    w = p.add_argument_group("wacz")
-    w.add_argument("--outlet", action="append", help="only this outlet key (repeatable)")
-    w.add_argument("--since", help="published (or fetched) on/after this date")
-    w.add_argument("--until", help="published (or fetched) before this date")
-    w.add_argument("--query", help="only articles matching these words")
+    p = sub.add_parser(
+        "export",
+        help="export articles matching QUERY (csv/jsonl/parquet, with provenance, resumable); "
+        "`export parquet DIR` exports the whole archive by outlet and month",
+    )
+    p.add_argument("query", help="query, or 'parquet' for the whole-archive export")
+    p.add_argument("dir", nargs="?", help="(whole-archive export) output directory")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="jsonl")
+    p.add_argument("--output", "-o", help="output file (parquet: directory); default stdout")
+    p.add_argument("--resume", action="store_true", help="continue from <output>.cursor")
+    from newsarchive.commands._query_args import add_scope_args
+
+    add_scope_args(p)
+    w = p.add_argument_group("wacz (`export wacz OUT.wacz`)")
+    w.add_argument("--query", dest="wacz_query", help="only articles matching this query")
     w.add_argument("--warc-dir", default=None, help="WARC directory (default: settings)")
     w.add_argument("--acl", help="pywb .aclj access rules (default: WARC_DIR/access.aclj)")
     p.set_defaults(func=run)
@@ -27,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_wacz(args: argparse.Namespace) -> int:
     import duckdb
 
-    from newsarchive.commands.search import _date, _outlets
+    from newsarchive.commands._query_args import scope_from
     from newsarchive.commands.show import _warc_dir
     from newsarchive.index.db import ArchiveError, connect, resolve_db_path
     from newsarchive.replay.access import AccessRuleError
@@ -35,7 +38,7 @@ def run_wacz(args: argparse.Namespace) -> int:
     from newsarchive.warc.records import WarcFormatError
 
     try:
-        since, until = _date(args.since, "--since"), _date(args.until, "--until")
+        scope = scope_from(args)
         path = resolve_db_path(args.db)
         if not path.exists():
             raise ArchiveError(f"no archive at {path} (crawl first, or pass --db)")
@@ -45,10 +48,10 @@ def run_wacz(args: argparse.Namespace) -> int:
                 args.dir,
                 _warc_dir(args),
                 con,
-                outlets=tuple(_outlets(args.outlet) or ()),
-                since=since,
-                until=until,
-                query=args.query,
+                outlets=scope.outlets,
+                since=scope.since,
+                until=scope.until,
+                query=args.wacz_query,
                 acl=args.acl,
             )
         finally:
@@ -71,8 +74,39 @@ def run_wacz(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.format == "wacz":
+    if args.query == "parquet" and args.dir:
+        return run_archive(args)
+    if args.query == "wacz" and args.dir:
         return run_wacz(args)
+    if args.dir:
+        print("error: unexpected argument " + repr(args.dir), file=sys.stderr)
+        return 2
+    from newsarchive.commands._query_args import errors, open_archive, scope_from
+    from newsarchive.query.export import read_cursor, write_rows
+
+    try:
+        scope = scope_from(args)
+        cursor = None
+        if args.resume:
+            if not args.output:
+                raise ValueError("--resume needs --output")
+            cursor = read_cursor(args.output)
+            if cursor is None:
+                raise ValueError(f"nothing to resume: no {args.output}.cursor")
+        con = open_archive(args)
+        try:
+            out = args.output or sys.stdout
+            n, cur = write_rows(con, args.query, scope, args.format, out, cursor=cursor)
+        finally:
+            con.close()
+    except errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{n} articles exported (cursor {cur})", file=sys.stderr)
+    return 0
+
+
+def run_archive(args: argparse.Namespace) -> int:
     import duckdb
 
     from newsarchive.index.db import ArchiveError, resolve_db_path
