@@ -311,6 +311,11 @@ def run_worker(
     settings = crawl_settings(
         worker_settings(redis_url, worker_id, warc_dir, spool_dir, extra, prefix)
     )
+    # The fleet schedule in Redis is the only per-host throttle. A per-domain cap would
+    # hold reserved requests in Scrapy's slot queue and release them back to back.
+    settings.set(
+        "CONCURRENT_REQUESTS_PER_DOMAIN", settings.getint("CONCURRENT_REQUESTS"), "cmdline"
+    )
     # A worker's queue refills from other machines: poll it every half second rather than
     # at Scrapy's 5 s idle heartbeat. This process runs only fleet crawlers.
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
