@@ -37,7 +37,7 @@ $(DEV_STAMP): requirements-dev.lock
 devtools: $(DEV_STAMP)
 
 # Debian packages the tests use (real servers and tools); installed when run as root.
-SYSDEPS := cron chromium
+SYSDEPS := cron chromium redis-server
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

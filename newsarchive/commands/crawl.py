@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="Scrapy's INFO log instead of the per-outlet progress lines",
     )
+    p.add_argument(
+        "--redis",
+        help="fleet mode: only seed the outlets' sources into this Redis frontier "
+        "(workers crawl them: see `newsarchive worker`)",
+    )
     p.set_defaults(func=run)
 
 
@@ -98,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return 2
+    if args.redis:
+        from newsarchive.fleet.cli import seed_command
+
+        return seed_command(args.redis, keys, overrides)
     env = {}
     if args.proxy:
         env = {"http_proxy": args.proxy, "https_proxy": args.proxy, "no_proxy": ""}

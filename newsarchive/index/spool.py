@@ -220,15 +220,19 @@ def _merge_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str,
 
 
 def merge_spool(
-    db_path: str | os.PathLike, con: duckdb.DuckDBPyConnection, stats: dict | None = None
+    db_path: str | os.PathLike,
+    con: duckdb.DuckDBPyConnection,
+    stats: dict | None = None,
+    recover: bool = True,
 ) -> int:
     """Merge every sealed (and orphaned) spool segment into ``con``; returns rows added.
 
     A segment DuckDB cannot read is renamed ``*.bad`` (kept for inspection, logged) so one
-    bad file never blocks the rest.
+    bad file never blocks the rest. ``recover=False`` leaves open segments alone (their
+    writer may live on another machine, where a local pid check means nothing).
     """
     with WRITER_LOCK:
-        added = _merge_spool(spool_dir(db_path), con, stats)
+        added = _merge_spool(spool_dir(db_path), con, stats, recover)
         _update_query_index(con, stats)
         return added
 
@@ -251,10 +255,13 @@ def _update_query_index(con: duckdb.DuckDBPyConnection, stats: dict | None) -> N
 WRITER_LOCK = threading.RLock()
 
 
-def _merge_spool(directory: Path, con: duckdb.DuckDBPyConnection, stats: dict | None) -> int:
+def _merge_spool(
+    directory: Path, con: duckdb.DuckDBPyConnection, stats: dict | None, recover: bool = True
+) -> int:
     if not directory.is_dir():
         return 0
-    _recover_orphans(directory)
+    if recover:
+        _recover_orphans(directory)
     total = 0
     files = sealed_files(directory)
     for i in range(0, len(files), MAX_FILES_PER_MERGE):
