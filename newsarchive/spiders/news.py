@@ -32,6 +32,7 @@ from newsarchive.registry import Outlet, load_outlets
 from newsarchive.urls import canonicalize_url, primary_host_map
 
 STAT = "newsarchive/discovery"
+SITEMAP_MAXSIZE = 52_428_800 + 1024 * 1024
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -97,6 +98,9 @@ class NewsSpider(scrapy.Spider):
             return None
         self.sources_seen.add(url)
         self.count(f"requests/{source}")
+        if source in ("sitemap", "news_sitemap"):
+            # The sitemap protocol allows 50 MB uncompressed, above DOWNLOAD_MAXSIZE.
+            meta.setdefault("download_maxsize", SITEMAP_MAXSIZE)
         return scrapy.Request(
             url,
             callback=callback,
