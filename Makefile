@@ -49,10 +49,11 @@ sysdeps:
 demo: venv
 	$(VENV)/bin/newsarchive demo
 
-# Tests wait on crawls and servers more than on the CPU: 3 workers fit 2 cores.
+# Tests wait on crawls and servers more than on the CPU: 3 workers fit 2 cores. By file, so
+# a module's shared crawl fixture runs once.
 TEST_WORKERS ?= 3
 test: venv pywb devtools sysdeps
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(VENV)/bin/ruff check .
