@@ -17,14 +17,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 def surt(url: str) -> str:
     """Sort-friendly URI key, as pywb computes it for common http(s) URLs."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # "http://[::1", a port past 65535: no host to reverse, keep as is
+        return url.strip().lower()
     host = (parts.hostname or "").lower().rstrip(".")
     if host.startswith("www") and "." in host:
         head, rest = host.split(".", 1)
         if head[3:].isdigit() or head == "www":
             host = rest
     key = ",".join(reversed(host.split(".")))  # pywb reverses IP addresses too
-    port = parts.port
     if port and not (
         (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
     ):
