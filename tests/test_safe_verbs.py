@@ -357,3 +357,28 @@ def test_scrapyd_leftovers_are_ignored() -> None:
         text=True,
     )
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 3, r.stdout + r.stderr
+
+
+def test_registry_problems_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[outlets.x]\nname = "X"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+    missing = {**env, "NEWSARCHIVE_REGISTRY": str(tmp_path / "missing.toml")}
+    r = subprocess.run(
+        [str(NEWSARCHIVE), "crawl", "--outlets", "nypost", "--db", str(tmp_path / "a.duckdb")],
+        cwd=tmp_path,
+        env=missing,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "missing.toml: No such file" in one_clear_line(r)
+    r = subprocess.run(
+        [str(BIN / "scrapy"), "list"],
+        cwd=ROOT,
+        env={**env, "NEWSARCHIVE_REGISTRY": str(bad)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "outlet 'x', field 'domains'" in one_clear_line(r)
