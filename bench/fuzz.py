@@ -209,6 +209,13 @@ def fuzz_html(n: int, seed: int, tally: Tally, timeout: float) -> float:
                 art.to_dict()
 
         tally.call("extract_article", f"#{i}", one, timeout)
+        if (i + 1) % 500 == 0:
+            print(
+                f"  {i + 1} pages, {len(tally.crashes)} exceptions, {len(tally.hangs)} hangs, "
+                f"{time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return time.perf_counter() - t0
 
 
