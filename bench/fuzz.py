@@ -77,6 +77,7 @@ class Tally:
             return None
         except Exception:  # noqa: BLE001 - counting them is the point
             self.crashes.append(f"{what} {label}: {traceback.format_exc(limit=3)}")
+            print(self.crashes[-1], file=sys.stderr, flush=True)
         finally:
             # a C call cannot be interrupted by the alarm; a late return is a hang too
             if time.process_time() - t0 > timeout * 1.5 and not any(

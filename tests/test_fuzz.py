@@ -47,3 +47,13 @@ def test_the_fuzzer_finds_a_crash_when_there_is_one(tmp_path: Path) -> None:
 
     tally.call("reader", "y", endless, timeout=0.5)
     assert len(tally.crashes) == 1 and len(tally.hangs) == 1
+
+
+def test_page_whose_root_is_an_svg_does_not_raise() -> None:
+    """Found by bench/fuzz.py (seed 10, page 271): htmldate dropped the root element and
+    lxml asserted; extract_article raised AssertionError on main."""
+    from newsarchive.extract import extract_article
+
+    page = '<svg><foreignObject><!DOCTYPE html><html lang="en<p>word word wor'
+    extract_article(page, None)
+    extract_article(page.encode(), "https://nypost.com/2024/05/03/x/")
