@@ -61,13 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
         if os.environ.get("NEWSARCHIVE_DEBUG"):
             raise
-        text = str(exc).strip().splitlines()
-        print(
-            f"error: {type(exc).__name__}: {text[0] if text else 'unexpected failure'} "
-            "(set NEWSARCHIVE_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 1
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception no verb handled itself."""
+    from newsarchive.registry import RegistryError, registry_path
+
+    if isinstance(exc, RegistryError):
+        return f"outlet registry {registry_path()}: {exc}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc).strip().splitlines()
+    return (
+        f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'} "
+        "(set NEWSARCHIVE_DEBUG=1 for the traceback)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ def canonicalize_url(url: str, primary_hosts: dict[str, str] | None = None) -> s
     ``primary_hosts`` maps alternative host names (``nypost.com`` ↔ ``www.nypost.com``)
     onto the one the outlet uses; see :func:`primary_host_map`.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # a malformed host or port (seen in damaged WARCs): leave it alone
+        return url.strip()
     scheme = parts.scheme.lower() or "https"
     host = (parts.hostname or "").lower().rstrip(".")
     if primary_hosts:
@@ -34,7 +38,6 @@ def canonicalize_url(url: str, primary_hosts: dict[str, str] | None = None) -> s
         if mapped:
             host = mapped
             scheme = "https"
-    port = parts.port
     netloc = host
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{host}:{port}"

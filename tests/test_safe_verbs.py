@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from warcfixtures import warc_bytes, write_plain, write_whole_gzip  # noqa: E402
+from warcfixtures import warc_bytes, write_per_record_gzip, write_plain, write_whole_gzip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -60,15 +60,28 @@ def warcio_records(p: Path) -> int:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """A real archive built by ``reindex`` from a directory holding an uncompressed .warc."""
+    """A real archive built by ``reindex`` from a warcio-written WARC (gzip per record)."""
     d = tmp_path_factory.mktemp("archive")
     (d / "warc").mkdir()
-    write_plain(d / "warc" / "a.warc")
+    write_per_record_gzip(d / "warc" / "a.warc.gz")
     r = run("reindex", str(d / "warc"), "--db", str(d / "a.duckdb"), "--workers", "1", "-q")
-    assert r.returncode == 0, r.stderr
-    # reindex of a directory used to skip .warc files silently ("0 files", exit 0)
-    assert "1 WARC file(s)" in r.stderr and "35 articles" in r.stderr, r.stderr
+    assert r.returncode == 0 and "35 articles" in r.stderr, r.stderr
     return d
+
+
+@pytest.fixture
+def scratch(archive: Path, tmp_path: Path) -> Path:
+    """A copy of the archive for tests that try to damage it (on main they did)."""
+    d = tmp_path / "copy"
+    shutil.copytree(archive, d)
+    return d
+
+
+def test_reindex_of_a_directory_reads_uncompressed_warc(tmp_path: Path) -> None:
+    write_plain(tmp_path / "a.warc", n=4)
+    r = run("reindex", str(tmp_path), "--db", str(tmp_path / "x.duckdb"), "--workers", "1", "-q")
+    # main skipped the .warc silently ("0 files", exit 0)
+    assert r.returncode == 0 and "1 WARC file(s)" in r.stderr and "4 articles" in r.stderr, r.stderr
 
 
 # ------------------------------------------------------------------------- warc repair
@@ -155,15 +168,16 @@ def test_repair_salvages_records_of_a_torn_one_stream_gzip(tmp_path: Path) -> No
         "COPY (SELECT 1) TO '{db}'",
         "COPY (SELECT 1) TO '{warc}' (FORMAT csv)",
         "EXPORT DATABASE '{dir}/export'",
-        "ATTACH '{dir}/other.duckdb' AS other",
+        "ATTACH '{dir}/other.duckdb' AS other (READ_WRITE)",
         "INSTALL httpfs",
         "LOAD httpfs",
         "SET enable_external_access = true",
         "SELECT * FROM read_text('{warc}')",
     ],
 )
-def test_sql_cannot_touch_files(archive: Path, query: str) -> None:
-    db, warc = archive / "a.duckdb", archive / "warc" / "a.warc"
+def test_sql_cannot_touch_files(scratch: Path, query: str) -> None:
+    archive = scratch
+    db, warc = archive / "a.duckdb", archive / "warc" / "a.warc.gz"
     before = {p: sha(p) for p in (db, warc)}
     listing = sorted(os.listdir(archive))
     q = query.format(db=db, warc=warc, dir=archive)
@@ -173,8 +187,9 @@ def test_sql_cannot_touch_files(archive: Path, query: str) -> None:
     assert sorted(os.listdir(archive)) == listing
 
 
-def test_sql_output_never_overwrites_the_archive_or_a_warc(archive: Path, tmp_path: Path) -> None:
-    db, warc = archive / "a.duckdb", archive / "warc" / "a.warc"
+def test_sql_output_never_overwrites_the_archive_or_a_warc(scratch: Path, tmp_path: Path) -> None:
+    archive = scratch
+    db, warc = archive / "a.duckdb", archive / "warc" / "a.warc.gz"
     before = {p: sha(p) for p in (db, warc)}
     link = tmp_path / "innocent.parquet"
     link.symlink_to(db)
@@ -217,10 +232,18 @@ def test_sql_bm25_still_works_after_the_lock(archive: Path) -> None:
 # ------------------------------------------------------------------------- one clear line
 
 
-@pytest.mark.parametrize("query", ["", ";", "-- x", "SELEC 1"])
-def test_sql_bad_queries_are_one_line(archive: Path, query: str) -> None:
+@pytest.mark.parametrize(
+    "query,says",
+    [
+        ("", "no SQL statement"),
+        (";", "no SQL statement"),
+        ("-- x", "no SQL"),
+        ("SELEC 1", "syntax"),
+    ],
+)
+def test_sql_bad_queries_are_one_line(archive: Path, query: str, says: str) -> None:
     line = one_clear_line(run("sql", query, "--db", str(archive / "a.duckdb")))
-    assert line.startswith("error:")
+    assert line.startswith("error:") and says in line, line
 
 
 def test_sql_csv_into_a_missing_directory(archive: Path) -> None:
@@ -249,7 +272,7 @@ def test_sql_csv_into_a_missing_directory(archive: Path) -> None:
 def test_output_piped_into_head_is_quiet(archive: Path, tmp_path: Path, verb: list[str]) -> None:
     if verb[-1] == "FILES":  # many files, so the output outlives head
         for i in range(400):
-            shutil.copy(archive / "warc" / "a.warc", tmp_path / f"c{i}.warc")
+            shutil.copy(archive / "warc" / "a.warc.gz", tmp_path / f"c{i}.warc.gz")
         verb = [*verb[:-1], str(tmp_path)]
     elif verb[0] == "show":
         verb = [*verb, "--warc-dir", str(tmp_path)]
@@ -260,7 +283,7 @@ def test_output_piped_into_head_is_quiet(archive: Path, tmp_path: Path, verb: li
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
     cmd = " ".join(f"'{a}'" for a in [str(NEWSARCHIVE), *verb])
     r = subprocess.run(
-        ["bash", "-c", f"{cmd} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+        ["bash", "-c", f"{cmd} | head -n 0; echo ${{PIPESTATUS[0]}}"],
         capture_output=True,
         text=True,
         env=env,
@@ -334,3 +357,28 @@ def test_scrapyd_leftovers_are_ignored() -> None:
         text=True,
     )
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 3, r.stdout + r.stderr
+
+
+def test_registry_problems_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[outlets.x]\nname = "X"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+    missing = {**env, "NEWSARCHIVE_REGISTRY": str(tmp_path / "missing.toml")}
+    r = subprocess.run(
+        [str(NEWSARCHIVE), "crawl", "--outlets", "nypost", "--db", str(tmp_path / "a.duckdb")],
+        cwd=tmp_path,
+        env=missing,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "missing.toml: No such file" in one_clear_line(r)
+    r = subprocess.run(
+        [str(BIN / "scrapy"), "list"],
+        cwd=ROOT,
+        env={**env, "NEWSARCHIVE_REGISTRY": str(bad)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "outlet 'x', field 'domains'" in one_clear_line(r)

@@ -269,7 +269,9 @@ def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article)
     """trafilatura's metadata heuristics for whatever structured data did not give."""
     try:
         doc = extract_metadata(tree, url)
-    except (ValueError, TypeError, etree.LxmlError):
+    except (ValueError, TypeError, etree.LxmlError, AssertionError):
+        # AssertionError: htmldate drops an unwanted element that is the root itself
+        # (lxml's drop_tree asserts a parent), e.g. a page that starts with <svg>.
         return
     art.title = art.title or doc.title
     art.published = art.published or iso_date(doc.date)

@@ -95,48 +95,62 @@ def scan_file(path: str) -> dict[str, Any]:
                 )
                 continue
             for rec in member.records:
-                rtype = rec.type
-                if rtype == "metadata":
-                    target = rec.header("WARC-Concurrent-To") or rec.header("WARC-Refers-To")
-                    if target:
-                        discovery[target] = read_discovery(rec)
-                    continue
-                if rtype not in ("response", "revisit"):
-                    continue
-                url = rec.url
-                ctype = rec.http_header("Content-Type") or ""
-                mime = ctype.split(";")[0].strip().lower()
-                cap = {
-                    "id": rec.id,
-                    "url": url,
-                    "canonical_url": canonicalize_url(url, hosts),
-                    "outlet": _outlet_key(outlets, url),
-                    "fetched_at": rec.date,
-                    "status": rec.status,
-                    "mime": mime,
-                    "payload_digest": rec.header("WARC-Payload-Digest"),
-                    "record_type": rtype,
-                    "refers_to": rec.header("WARC-Refers-To"),
-                    "warc_filename": name,
-                    "warc_offset": member.offset,
-                    "warc_length": member.length,
-                    "discovered_via": None,
-                }
-                captures[rec.id] = cap
-                outlet = outlets.get(cap["outlet"]) if cap["outlet"] else None
-                if page_kind(outlet, cap["canonical_url"], cap["status"] or 0, mime) == "article":
-                    jobs.append(
-                        {
-                            "id": rec.id,
-                            "url": url,
-                            "outlet": cap["outlet"],
-                            "canonical_url": cap["canonical_url"],
-                            "path": str(p),
-                            "offset": member.offset,
-                            "length": member.length,
-                            "refers_to": cap["refers_to"],
-                        }
+                try:
+                    rtype = rec.type
+                    if rtype == "metadata":
+                        target = rec.header("WARC-Concurrent-To") or rec.header("WARC-Refers-To")
+                        if target:
+                            discovery[target] = read_discovery(rec)
+                        continue
+                    if rtype not in ("response", "revisit"):
+                        continue
+                    url = rec.url
+                    ctype = rec.http_header("Content-Type") or ""
+                    mime = ctype.split(";")[0].strip().lower()
+                    cap = {
+                        "id": rec.id,
+                        "url": url,
+                        "canonical_url": canonicalize_url(url, hosts),
+                        "outlet": _outlet_key(outlets, url),
+                        "fetched_at": rec.date,
+                        "status": rec.status,
+                        "mime": mime,
+                        "payload_digest": rec.header("WARC-Payload-Digest"),
+                        "record_type": rtype,
+                        "refers_to": rec.header("WARC-Refers-To"),
+                        "warc_filename": name,
+                        "warc_offset": member.offset,
+                        "warc_length": member.length,
+                        "discovered_via": None,
+                    }
+                    captures[rec.id] = cap
+                    outlet = outlets.get(cap["outlet"]) if cap["outlet"] else None
+                    if (
+                        page_kind(outlet, cap["canonical_url"], cap["status"] or 0, mime)
+                        == "article"
+                    ):
+                        jobs.append(
+                            {
+                                "id": rec.id,
+                                "url": url,
+                                "outlet": cap["outlet"],
+                                "canonical_url": cap["canonical_url"],
+                                "path": str(p),
+                                "offset": member.offset,
+                                "length": member.length,
+                                "refers_to": cap["refers_to"],
+                            }
+                        )
+                except ValueError as exc:  # a damaged header (date, URL): recorded, skipped
+                    errors.append(
+                        error_row(
+                            f"{name}@{member.offset}",
+                            "warc",
+                            f"bad record: {exc}",
+                            time=mtime,
+                        )
                     )
+
     except OSError as exc:
         errors.append(error_row(name, "warc", f"read failed: {exc}", time=mtime))
     for rid, cap in captures.items():
@@ -211,9 +225,12 @@ def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) ->
                 response = response.replace(encoding=charset[2])
         rel = response.css('link[rel="canonical"]::attr(href)').get()
         if rel and outlet is not None:  # as the spider does
-            rel_url = canonicalize_url(response.urljoin(rel.strip()), hosts)
-            if outlet.owns(rel_url):
-                canonical = rel_url
+            try:
+                rel_url = canonicalize_url(response.urljoin(rel.strip()), hosts)
+                if outlet.owns(rel_url):
+                    canonical = rel_url
+            except ValueError:  # a canonical link that is not a URL: keep our own
+                pass
         page = {
             "capture_id": job["id"],
             "url": job["url"],

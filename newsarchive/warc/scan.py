@@ -302,13 +302,17 @@ def gzip_member(record: bytes) -> bytes:
 def entry_for(rec: Record, filename: str, offset: int, length: int) -> CdxjEntry | None:
     if rec.type not in ("response", "revisit"):
         return None
+    try:
+        timestamp = rec.date.strftime("%Y%m%d%H%M%S")
+    except ValueError:  # no usable WARC-Date: nothing to index it under
+        return None
     if rec.type == "revisit":
         mime = "warc/revisit"
     else:
         mime = (rec.http_header("Content-Type", "") or "").split(";")[0].strip().lower()
     return CdxjEntry(
         url=rec.url,
-        timestamp=rec.date.strftime("%Y%m%d%H%M%S"),
+        timestamp=timestamp,
         mime=mime,
         status=rec.status,
         digest=rec.header("WARC-Payload-Digest", "") or "",
