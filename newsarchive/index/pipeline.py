@@ -39,6 +39,9 @@ from newsarchive.index.spool import WRITER_LOCK, Spool
 logger = logging.getLogger(__name__)
 STATS = "newsarchive/index/"
 _OPEN: dict[str, int] = {}  # open pipelines per archive path in this process
+# Start of the last merge per archive path in this process: a merge takes every sealed
+# segment of every spider, so the spacing is shared by the process's pipelines.
+_LAST_MERGE: dict[str, float] = {}
 
 
 class IndexPipeline:
@@ -62,7 +65,6 @@ class IndexPipeline:
         self.fts = fts
         self.run_id = run_id
         self.merge_interval = max(0.0, merge_interval)
-        self._last_merge = float("-inf")
         self._waiting_since: float | None = None
         self._wait_logged = 0.0
         self._locked = False
@@ -223,7 +225,8 @@ class IndexPipeline:
     def _merge_due(self) -> bool:
         # Merges are spaced out so the file is free for outside readers most of the time.
         now = time.monotonic()
-        return now >= self._next_merge and now >= self._last_merge + self.merge_interval
+        last = _LAST_MERGE.get(str(self.db_path), float("-inf"))
+        return now >= self._next_merge and now >= last + self.merge_interval
 
     def _merge_in_thread(self) -> None:
         from twisted.internet import reactor
@@ -249,11 +252,16 @@ class IndexPipeline:
         self._merged(False)
 
     def _try_merge(self, timeout: float) -> bool:
-        self._last_merge = time.monotonic()
+        _LAST_MERGE[str(self.db_path)] = time.monotonic()
         self._locked = False
+        started = time.monotonic()
         try:
             ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
             self._locked = not ok
+            if ok:  # the write-lock window outside readers wait for
+                window = round(time.monotonic() - started, 3)
+                key = STATS + "merge_window_max_s"
+                self.stats.max_value(key, window)
             return ok
         except (ArchiveError, duckdb.Error, OSError) as exc:
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
