@@ -5,6 +5,7 @@ runs 20 rounds)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from tests.crawling import ROOT
 
@@ -12,6 +13,7 @@ from tests.crawling import ROOT
 def test_killed_crawls_resume_without_loss(tmp_path):
     spec = importlib.util.spec_from_file_location("killtest", ROOT / "bench" / "killtest.py")
     killtest = importlib.util.module_from_spec(spec)
+    sys.modules["killtest"] = killtest  # dataclasses look their module up there
     spec.loader.exec_module(killtest)
     rounds, summary = killtest.run_killtest(
         rounds=2, seed=3, outlets="nypost,cbc", scale=6, workdir=tmp_path, log=lambda *_: None
