@@ -57,9 +57,8 @@ class RunRecorder:
         if self.locks is None:
             return
         try:
-            from newsarchive.index.db import finish_run
-
             from newsarchive.crawl import OutletRun
+            from newsarchive.index.db import finish_run
 
             stats = dict(self.crawler.stats.get_stats())
             # the same rule as `newsarchive crawl`: no successful response is a failure
