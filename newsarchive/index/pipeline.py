@@ -147,9 +147,17 @@ class IndexPipeline:
         with WRITER_LOCK:  # pipelines of one process finish one after another
             if self.spool.seal():
                 self.stats.inc_value(STATS + "batches")
+            key = str(self.db_path)
+            if _OPEN.get(key, 1) > 1:
+                # Another spider of this process still runs: its merges (spaced by the
+                # merge interval) and its final one take these rows too, so the crawl's end
+                # opens the file once, not once per spider.
+                _OPEN[key] -= 1
+                self.stats.set_value(STATS + "final_merge_deferred", True)
+                self._sync_stats()
+                return
             merged = self._try_merge(self.close_timeout)
             self._merged(merged)
-            key = str(self.db_path)
             _OPEN[key] = _OPEN.get(key, 1) - 1
             if not merged:
                 logger.warning(
