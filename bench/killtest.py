@@ -9,7 +9,9 @@ checks, against the reference:
 - 0 duplicated (no two ``articles`` rows for one URL and one version);
 - every WARC passes ``warcio check`` and ``newsarchive warc check``;
 - every capture's pointer (warc_filename, warc_offset, warc_length) reads back its record;
-- ``newsarchive reindex`` of the round's WARCs gives the same captures and articles.
+- ``newsarchive reindex`` of the round's WARCs gives the same captures and the same article
+  versions. Pages the killed run captured but had not indexed are fetched again on resume;
+  their count is printed as ``refetched`` (reindex then holds two rows for that version).
 
     .venv/bin/python bench/killtest.py [--rounds 20] [--seed 1] [--outlets a,b] [--scale 12]
 
@@ -53,6 +55,7 @@ class Round:
     bad_pointers: int = 0
     pointers: int = 0
     reindex_diff: dict[str, int] = field(default_factory=dict)
+    refetched: int = 0  # captured by the killed run, not indexed, fetched again
     resume_rc: int = 0
     articles: int = 0
 
@@ -149,7 +152,10 @@ DUPLICATES = (
     "GROUP BY canonical_url, md5(coalesce(text, '')), modified, published HAVING n > 1)"
 )
 CAPTURE_KEYS = "SELECT id, url, warc_filename, warc_offset, warc_length FROM captures"
-ARTICLE_KEYS = "SELECT id, canonical_url, md5(coalesce(text, '')), is_article FROM articles"
+# per version: a page the killed run captured but had not indexed yet is fetched again on
+# resume (the seen-set comes from articles), so its WARC holds two captures of one version
+ARTICLE_KEYS = "SELECT DISTINCT canonical_url, md5(coalesce(text, '')), is_article FROM articles"
+ARTICLE_ROWS = "SELECT count(*) FROM articles"
 
 
 def read_pointer(warc_dir: Path, filename: str, offset: int, length: int) -> str | None:
@@ -216,6 +222,8 @@ def check_round(r: Round, work: Path, reference: set[str]) -> None:
         theirs = set(_rows(redb, sql)) if redb.exists() else set()
         r.reindex_diff[f"{name}_only_in_crawl"] = len(mine - theirs)
         r.reindex_diff[f"{name}_only_in_reindex"] = len(theirs - mine)
+    if redb.exists():
+        r.refetched = _rows(redb, ARTICLE_ROWS)[0][0] - _rows(db, ARTICLE_ROWS)[0][0]
 
 
 def run_killtest(
@@ -257,7 +265,8 @@ def run_killtest(
                 f" -> {r.articles} articles, lost {r.lost}, duplicated {r.duplicated}, "
                 f"unexpected {r.unexpected}, bad WARCs {len(r.warcio_bad)}, warc check rc "
                 f"{r.warc_check_rc}, bad pointers {r.bad_pointers}/{r.pointers}, reindex diff "
-                f"{sum(r.reindex_diff.values())}: {'ok' if r.ok else 'FAIL'}"
+                f"{sum(r.reindex_diff.values())}, refetched {r.refetched}: "
+                f"{'ok' if r.ok else 'FAIL'}"
             )
             for line in r.warcio_bad[:3]:
                 log(f"    {line}")
@@ -275,6 +284,7 @@ def run_killtest(
         "bad_warcs": sum(len(r.warcio_bad) for r in results),
         "bad_pointers": sum(r.bad_pointers for r in results),
         "reindex_diff": sum(sum(r.reindex_diff.values()) for r in results),
+        "refetched_after_kill": sum(r.refetched for r in results),
         "reference_articles": len(reference),
         "workdir": str(base),
     }

@@ -57,9 +57,14 @@ class RunRecorder:
         if self.locks is None:
             return
         try:
+            from newsarchive.crawl import OutletRun
             from newsarchive.index.db import finish_run
 
-            status = "finished" if reason == "finished" else "failed"
-            finish_run(self.run_id, dict(self.crawler.stats.get_stats()), status, self.db)
+            stats = dict(self.crawler.stats.get_stats())
+            # the same rule as `newsarchive crawl`: no successful response is a failure
+            failure = OutletRun(spider.name, reason, stats).failure
+            if failure:
+                stats["reason"] = f"{spider.name}: {failure}"
+            finish_run(self.run_id, stats, "failed" if failure else "finished", self.db)
         finally:
             self.locks.release()

@@ -38,6 +38,7 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
             # merge transactions into the DuckDB file (each a short write-lock window)
             "merges": int(r.stats.get("newsarchive/index/transactions", 0)),
             "lock_waits": int(r.stats.get("newsarchive/index/lock_waits", 0)),
+            "merge_window_max_s": r.stats.get("newsarchive/index/merge_window_max_s"),
         }
     failures = result.failures
     return {

@@ -135,11 +135,20 @@ def test_crawl_blocked_by_a_reader_says_it_waits_and_for_whom(tmp_path, replica)
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        time.sleep(6)
+    seen = []
+    try:  # hold the file until the crawl says it waits (start-up is slow on a loaded machine)
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "locked by" in line or "held by" in line:
+                break
     finally:
         reader.close()
-    stdout, stderr = proc.communicate(timeout=180)
+    stdout, rest = proc.communicate(timeout=180)
+    stderr = "".join(seen) + rest
     assert proc.returncode == 0, stdout + stderr[-3000:]
     assert f"pid {os.getpid()} (" in stderr, stderr[-3000:]
     assert re.search(r"(locked by|held by) pid \d+", stderr)

@@ -21,6 +21,7 @@ import duckdb
 from newsarchive.index.schema import ensure_schema
 
 DEFAULT_DB = "archive.duckdb"
+_SCHEMA_DONE: set[str] = set()  # archives whose schema this process has ensured
 
 
 class ArchiveError(RuntimeError):
@@ -115,7 +116,12 @@ def connect(
 
         try:
             with WRITER_LOCK:
-                ensure_schema(con)
+                # DDL rewrites the catalog (and costs a checkpoint at close): once per
+                # process and file keeps each crawl merge window short.
+                key = os.path.realpath(path)
+                if key not in _SCHEMA_DONE:
+                    ensure_schema(con)
+                    _SCHEMA_DONE.add(key)
                 merge_spool(path, con, merge_stats)
         except BaseException:
             con.close()

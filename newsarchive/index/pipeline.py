@@ -39,6 +39,9 @@ from newsarchive.index.spool import WRITER_LOCK, Spool
 logger = logging.getLogger(__name__)
 STATS = "newsarchive/index/"
 _OPEN: dict[str, int] = {}  # open pipelines per archive path in this process
+# Start of the last merge per archive path in this process: a merge takes every sealed
+# segment of every spider, so the spacing is shared by the process's pipelines.
+_LAST_MERGE: dict[str, float] = {}
 
 
 class IndexPipeline:
@@ -62,7 +65,6 @@ class IndexPipeline:
         self.fts = fts
         self.run_id = run_id
         self.merge_interval = max(0.0, merge_interval)
-        self._last_merge = float("-inf")
         self._waiting_since: float | None = None
         self._wait_logged = 0.0
         self._locked = False
@@ -160,9 +162,17 @@ class IndexPipeline:
         with WRITER_LOCK:  # pipelines of one process finish one after another
             if self.spool.seal():
                 self.stats.inc_value(STATS + "batches")
+            key = str(self.db_path)
+            if _OPEN.get(key, 1) > 1:
+                # Another spider of this process still runs: its merges (spaced by the
+                # merge interval) and its final one take these rows too, so the crawl's end
+                # opens the file once, not once per spider.
+                _OPEN[key] -= 1
+                self.stats.set_value(STATS + "final_merge_deferred", True)
+                self._sync_stats()
+                return
             merged = self._try_merge(self.close_timeout)
             self._merged(merged)
-            key = str(self.db_path)
             _OPEN[key] = _OPEN.get(key, 1) - 1
             if not merged:
                 logger.warning(
@@ -238,7 +248,8 @@ class IndexPipeline:
     def _merge_due(self) -> bool:
         # Merges are spaced out so the file is free for outside readers most of the time.
         now = time.monotonic()
-        return now >= self._next_merge and now >= self._last_merge + self.merge_interval
+        last = _LAST_MERGE.get(str(self.db_path), float("-inf"))
+        return now >= self._next_merge and now >= last + self.merge_interval
 
     def _merge_in_thread(self) -> None:
         from twisted.internet import reactor
@@ -264,11 +275,16 @@ class IndexPipeline:
         self._merged(False)
 
     def _try_merge(self, timeout: float) -> bool:
-        self._last_merge = time.monotonic()
+        _LAST_MERGE[str(self.db_path)] = time.monotonic()
         self._locked = False
+        started = time.monotonic()
         try:
             ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
             self._locked = not ok
+            if ok:  # the write-lock window outside readers wait for
+                window = round(time.monotonic() - started, 3)
+                key = STATS + "merge_window_max_s"
+                self.stats.max_value(key, window)
             return ok
         except (ArchiveError, duckdb.Error, OSError) as exc:
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
