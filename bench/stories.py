@@ -11,7 +11,7 @@
 3. ``newsarchive stories assign`` over ``--lines`` JSONL lines (the plan, repeated with new
    ids 10 days apart so each copy is its own set of stories), wall time.
 
-    .venv/bin/python bench/stories.py [--stories 1150] [--state 100000] [--probe 1000]
+    .venv/bin/python bench/stories.py [--stories 1350] [--state 100000] [--probe 1000]
                                       [--lines 100000] [--skip-assign]
 """
 
@@ -151,7 +151,7 @@ def assign_cli(arts: list, lines: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stories", type=int, default=1150)
+    ap.add_argument("--stories", type=int, default=1350)
     ap.add_argument("--state", type=int, default=100_000)
     ap.add_argument("--probe", type=int, default=1000)
     ap.add_argument("--lines", type=int, default=100_000)
