@@ -23,7 +23,7 @@ RELATIONS = ("duplicate", "syndicated", "rewrite")
 # LSH banding (see docs/STORIES.md for the calibration that chose these).
 SHINGLE_BANDS, SHINGLE_ROWS = 16, 4  # over the first 64 values of the shingle signature
 ANCHOR_BANDS, ANCHOR_ROWS = 24, 2  # over the 48 anchor values
-ANCHOR_MIN_HITS = 3  # anchor bands that must collide for a rewrite candidate
+ANCHOR_MIN_HITS = 2  # anchor bands that must collide for a rewrite candidate
 assert SHINGLE_BANDS * SHINGLE_ROWS <= PERMS and ANCHOR_BANDS * ANCHOR_ROWS <= ANCHOR_PERMS
 
 _MIX = np.array(
@@ -35,11 +35,11 @@ _MIX = np.array(
 @dataclass(frozen=True)
 class Thresholds:
     duplicate: float = 0.9  # estimated shingle Jaccard
-    syndicated: float = 0.7  # estimated shingle containment of the smaller text
+    syndicated: float = 0.73  # estimated shingle containment of the smaller text
     rewrite_align: float = 0.55  # share of content words in aligned sentences
     numbers: float = 0.5  # shared numbers / numbers of the smaller text (2 or more)
     rewrite_anchors: float = 0.35  # shared names and numbers / those of the smaller text
-    sentence_match: float = 0.5  # a sentence is aligned when this share of it is covered
+    sentence_match: float = 0.45  # a sentence is aligned when this share of it is covered
 
 
 DEFAULT = Thresholds()
