@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsarchive.replica.stories import story_plan  # noqa: E402
-from newsarchive.stories.detector import Detector, story_id  # noqa: E402
+from newsarchive.stories.detector import Detector, _Item, band_keys, story_id  # noqa: E402
 from newsarchive.stories.evaluate import Predicted, Truth, score  # noqa: E402
 from newsarchive.stories.features import ANCHOR_PERMS, PERMS, Features, featurize  # noqa: E402
 
@@ -92,10 +92,22 @@ def cost(state: int, probe: list) -> None:
     before = rss()
     det = Detector()
     t0 = START.timestamp()
+    # Random sketches find no pairs, so the state is loaded in bulk (same structures as add()).
+    keys_s, keys_a, ids = [], [], []
     for i in range(state):
-        det.add(f"syn{i}", synthetic(rng), t0 + float(rng.uniform(0, 30 * 86400)), "x")
-    det.shingle_index.compact()
-    det.anchor_index.compact()
+        f = synthetic(rng)
+        det.items.append(_Item(f"syn{i}", t0 + float(rng.uniform(0, 30 * 86400)), "x", f))
+        det.parent.append(i)
+        det.by_id[f"syn{i}"] = i
+        sk, ak = band_keys(f)
+        keys_s.append(sk)
+        keys_a.append(ak)
+        ids.append(i)
+    for index, keys in ((det.shingle_index, keys_s), (det.anchor_index, keys_a)):
+        k = np.concatenate(keys)
+        v = np.repeat(np.asarray(ids, dtype=np.int32), [x.size for x in keys])
+        order = np.argsort(k, kind="stable")
+        index.keys, index.ids = k[order], v[order]
     grown = rss() - before
     per = 100_000 / max(1, state)
     print(
