@@ -255,3 +255,55 @@ def test_short_texts_are_not_sketched_and_diff_ops() -> None:
         ("-", "today"),
     ]
     assert word_diff("", "new words") == [("+", "new words")]
+
+
+def test_real_texts_and_crude_rewrites_of_them(corpus_dir: Path) -> None:
+    """Real article bodies (the shared corpus), each with a rewrite: 30% of the lower-case
+    words replaced, neighbours swapped, a sentence dropped, an attribution added."""
+    import re
+
+    from newsarchive.stories.assign import assign_lines
+
+    bodies = []
+    for gold in sorted(corpus_dir.glob("*/*/gold.json")):
+        for d in json.loads(gold.read_text()):
+            text = "\n".join(d.get("paragraphs") or [])
+            if len(text.split()) >= 120:
+                bodies.append(text)
+    if len(bodies) < 10:
+        pytest.skip("too few corpus articles")
+    rnd = random.Random(3)
+    fillers = ("reportedly", "notably", "the", "big", "new", "said")
+    lines = []
+    for i, text in enumerate(bodies[:40]):
+        sents = re.split(r"(?<=[.!?])\s+", text)
+        spun = [
+            " ".join(
+                w
+                if w[:1].isupper() or any(c.isdigit() for c in w) or rnd.random() > 0.3
+                else rnd.choice(fillers)
+                for w in s.split()
+            )
+            for s in sents
+        ]
+        for k in range(0, len(spun) - 1, 2):
+            if rnd.random() < 0.35:
+                spun[k], spun[k + 1] = spun[k + 1], spun[k]
+        if len(spun) > 6:
+            del spun[rnd.randrange(2, len(spun))]
+        for suffix, body, day in (
+            ("o", text, 1),
+            ("r", "According to reports, " + " ".join(spun), 2),
+        ):
+            lines.append(
+                json.dumps({"id": f"{i}{suffix}", "text": body, "published": f"2026-01-0{day}"})
+            )
+    out = {o["id"]: o for o in assign_lines(lines, lambda n, m: None)}
+    n = len(lines) // 2
+    found = sum(1 for i in range(n) if out[f"{i}r"]["story_id"] == out[f"{i}o"]["story_id"])
+    assert found >= 0.9 * n
+    stories: dict[str, set[str]] = {}
+    for o in out.values():
+        if o["story_id"]:
+            stories.setdefault(o["story_id"], set()).add(o["id"][:-1])
+    assert all(len(origins) == 1 for origins in stories.values())  # no unrelated merges
