@@ -12,7 +12,7 @@
    ids 10 days apart so each copy is its own set of stories), wall time.
 
     .venv/bin/python bench/stories.py [--stories 1350] [--state 100000] [--probe 1000]
-                                      [--lines 100000] [--skip-assign]
+                                      [--lines 100000] [--skip-assign] [--skip-quality]
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def cost(state: int, probe: list) -> None:
     keys_s, keys_a, ids = [], [], []
     for i in range(state):
         f = synthetic(rng)
-        det.items.append(_Item(f"syn{i}", t0 + float(rng.uniform(0, 30 * 86400)), "x", f))
+        det.items.append(
+            _Item(f"syn{i}", t0 + float(rng.uniform(0, 30 * 86400)), "x", f.to_bytes())
+        )
         det.parent.append(i)
         det.by_id[f"syn{i}"] = i
         sk, ak = band_keys(f)
@@ -168,9 +170,13 @@ def main() -> int:
     ap.add_argument("--probe", type=int, default=1000)
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--skip-assign", action="store_true")
+    ap.add_argument("--skip-quality", action="store_true")
     args = ap.parse_args()
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    arts = quality(args.stories)
+    if args.skip_quality:  # cost only: a plan just big enough for the probes and lines
+        arts = story_plan(42, max(50, args.probe // 4), START, span_days=60)
+    else:
+        arts = quality(args.stories)
     cost(args.state, arts[: args.probe])
     if not args.skip_assign:
         assign_cli(arts, args.lines)

@@ -119,6 +119,7 @@ def _assign_stories(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
     if os.environ.get("NEWSARCHIVE_STORIES", "1").lower() in ("0", "false", "no", "off"):
         return
     from newsarchive.stories.archive import assign_pending
+
     try:
         assign_pending(con, stats=stats)
     except Exception as exc:  # noqa: BLE001 - rows are merged; stories catch up later
