@@ -29,6 +29,12 @@ def register(subparsers) -> None:
         help="pin the replica's clock (ISO time; default $NEWSARCHIVE_NOW, else the wall clock)",
     )
     p.add_argument(
+        "--stories",
+        type=int,
+        default=12,
+        help="cross-outlet stories (wire copies, republications, rewrites, hard negatives)",
+    )
+    p.add_argument(
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             articles_per_outlet=args.scale,
             crawl_delay=args.crawl_delay,
+            stories=max(0, args.stories),
             page_bodies=bodies,
             now=now,
             faults=faults,

@@ -123,10 +123,26 @@ def connect(
                     ensure_schema(con)
                     _SCHEMA_DONE.add(key)
                 merge_spool(path, con, merge_stats)
+                _assign_stories(con, merge_stats)
         except BaseException:
             con.close()
             raise
     return con
+
+
+def _assign_stories(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
+    """Story detection runs where rows are merged (issue 11); a failure leaves the articles
+    unassigned for the next writer open and never blocks the merge itself."""
+    if os.environ.get("NEWSARCHIVE_STORIES", "1").lower() in ("0", "false", "no", "off"):
+        return
+    from newsarchive.stories.archive import assign_pending
+
+    try:
+        assign_pending(con, stats=stats)
+    except Exception as exc:  # noqa: BLE001 - rows are merged; stories catch up later
+        logging.getLogger(__name__).error("stories: assignment failed: %s", exc)
+        if stats is not None:
+            stats["stories/errors"] = stats.get("stories/errors", 0) + 1
 
 
 def now_utc() -> datetime:
