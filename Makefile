@@ -34,7 +34,17 @@ $(DEV_STAMP): requirements-dev.lock
 	$(DEV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
-devtools: $(DEV_STAMP)
+# ReplayWeb.page's static build (npm package), served on loopback by the WACZ test.
+RWP_VERSION := 2.4.6
+RWP_DIR := $(DEV_VENV)/replaywebpage
+$(RWP_DIR)/index.html:
+	@if command -v npm >/dev/null; then \
+	  (mkdir -p $(RWP_DIR) && cd $(DEV_VENV) && npm pack -q replaywebpage@$(RWP_VERSION) >/dev/null && \
+	  tar xzf replaywebpage-$(RWP_VERSION).tgz -C replaywebpage --strip-components=1 && \
+	  rm replaywebpage-$(RWP_VERSION).tgz) || echo "npm pack replaywebpage failed: its test will say so"; \
+	else echo "npm missing: the ReplayWeb.page test is skipped"; fi
+
+devtools: $(DEV_STAMP) $(RWP_DIR)/index.html
 
 # Debian packages the tests use (real servers and tools); installed when run as root.
 SYSDEPS := cron chromium redis-server

@@ -20,6 +20,8 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
             "found": r.articles
             + int(r.stats.get(f"newsarchive/discovery/{r.outlet}/skipped/seen", 0)),
             "bytes": r.bytes,
+            "warc_bytes": int(r.stats.get("newsarchive/warc/bytes", 0)),
+            "requisite_warc_bytes": int(r.stats.get("newsarchive/warc/requisite_bytes", 0)),
             "extraction_failures": sum(
                 int(r.stats.get(f"newsarchive/extract/{k}", 0))
                 for k in ("timeout", "crash", "error")

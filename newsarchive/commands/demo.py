@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
         try:
             run = run_recorded(keys, overrides, env, db)
+            locks.release()  # the second crawl is a `newsarchive crawl` and takes them itself
+            again = _second_crawl(args, keys, {**env, "NEWSARCHIVE_NOW": clock.isoformat()})
         finally:
             replica.terminate()
             replica.wait(timeout=30)
@@ -112,15 +114,55 @@ def run(args: argparse.Namespace) -> int:
     print("articles fetched this run, per outlet:")
     print(_table(per_outlet, ["outlet", "articles", "pages"]))
     _show_index(args.db)
+    _requisite_table(stats, again)
     print(f"""
 next:
     newsarchive sql "SELECT outlet, title, published FROM articles ORDER BY published DESC LIMIT 5" --db {args.db}
     newsarchive search "council vote" --limit 5 --db {args.db}
     newsarchive show URL --text --warc-dir {args.warc_dir}       (any url from the captures table)
     newsarchive warc check {args.warc_dir}
+    newsarchive replay --warc-dir {args.warc_dir}    (browse it at http://127.0.0.1:8080/news/)
+    newsarchive export wacz demo.wacz --outlet guardian --db {args.db} --warc-dir {args.warc_dir}
     duckdb {args.db}                                  (the archive opens without project code)
     newsarchive crawl --outlets nypost,mirror        (the real outlets: polite, needs internet)""")
     return 0 if result.ok else 1
+
+
+def _second_crawl(args: argparse.Namespace, keys: list[str], env: dict) -> dict | None:
+    """Crawl every article again (seen-set and conditional GET off), in a child process: the
+    reactor runs once per process. Unchanged pages and requisites become revisit records."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "stats.json"
+        cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", ",".join(keys)]
+        cmd += ["--fast", "--db", args.db, "--warc-dir", args.warc_dir, "--stats-json", str(out)]
+        cmd += ["-s", "NEWSARCHIVE_SEEN=False", "-s", "NEWSARCHIVE_CONDITIONAL_ENABLED=False"]
+        cmd += ["-s", "LOG_LEVEL=WARNING"]
+        print("\nsecond crawl: every article again (seen-set off) to show revisits…")
+        proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            print(f"second crawl failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+        return json.loads(out.read_text())
+
+
+def _requisite_table(first: dict, second: dict | None) -> None:
+    rows = []
+    for name, s in (("first", first), ("second", second)):
+        if not s:
+            continue
+        outlets = s["outlets"].values()
+        total = sum(o.get("warc_bytes", 0) for o in outlets)
+        req = sum(o.get("requisite_warc_bytes", 0) for o in outlets)
+        n = s["articles"]
+        per = f"{total / n / 1e3:.1f} kB" if n else "-"
+        rows.append((name, n, f"{total / 1e6:.2f} MB", f"{req / 1e6:.2f} MB", per))
+    print("\nWARC bytes per article, page requisites (images, CSS) included:")
+    print(_table(rows, ["crawl", "articles", "WARC bytes", "of which requisites", "per article"]))
 
 
 def _show_index(db: str) -> None:

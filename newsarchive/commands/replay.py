@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  TimeMap:    {server.base}/timemap/link/<url>", flush=True)
     print(f"  TimeGate:   {server.base}/<url>  (Accept-Datetime)", flush=True)
     print("Ctrl-C stops it.", flush=True)
+    # A TERM (service manager, timeout) must stop pywb too, not leave it orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return server.wait()
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ class PywbUnavailable(RuntimeError):
 def replay_url(base: str, url: str, ts14: str, mode: str = "mp_") -> str:
     """The pywb link for ``url`` as captured at ``ts14`` (``mp_`` page, ``id_`` bytes)."""
     # pywb reads the target raw after the timestamp; keep URL syntax, escape only spaces etc.
-    target = quote(url, safe=":/?&=%#;,+@!$'()*[]~")
+    target = quote(url, safe=":/?&=%;,+@!$'()*[]~")
     return f"{base.rstrip('/')}/{ts14}{mode}/{target}"
 
 

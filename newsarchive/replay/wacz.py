@@ -305,13 +305,15 @@ def export_wacz(
             index_entries, warc_files = entries, len(names)
         cdx, idx = _zipnum(sorted(e.line() for e in index_entries))
         z.add_bytes("indexes/index.cdx.gz", cdx, stored=True)
-        z.add_bytes("indexes/index.idx", idx)
+        # Stored, not deflated: ReplayWeb.page checks each file's hash on the bytes it reads
+        # from the ZIP, so a deflated file fails its check there.
+        z.add_bytes("indexes/index.idx", idx, stored=True)
         lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "All Pages"})]
         for p in pages:
             ts = p.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             row = {"id": p.id, "url": p.url, "ts": ts, "title": p.title or "", "text": p.text or ""}
             lines.append(json.dumps(row, ensure_ascii=False))
-        z.add_bytes("pages/pages.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+        z.add_bytes("pages/pages.jsonl", ("\n".join(lines) + "\n").encode("utf-8"), stored=True)
         package = {
             "profile": "data-package",
             "resources": z.resources,
