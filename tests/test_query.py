@@ -365,7 +365,7 @@ def test_export_interrupted_and_resumed(big: Path, tmp_path: Path) -> None:
         "import sys; from newsarchive.index.db import connect; "
         "from newsarchive.query.export import write_rows; "
         f"con = connect({str(big)!r}); write_rows(con, 'common', fmt='jsonl', "
-        f"out_path_or_file={str(out)!r}, chunk=2000)"
+        f"out_path_or_file={str(out)!r}, chunk=5000)"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}
