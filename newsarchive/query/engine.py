@@ -268,7 +268,10 @@ def scope_sql(scope: Scope, alias: str = "d") -> str:
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     if not has_index(con):
         raise QueryError("no query index in this archive yet; run: newsarchive search --rebuild")
-    install_macros(con)
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'qi_words'"
+    ).fetchone()[0]:
+        install_macros(con)
     con.execute(
         "CREATE OR REPLACE TEMP VIEW qi_stats AS "
         "SELECT count(*)::DOUBLE AS n, coalesce(avg(dl), 1)::DOUBLE AS avgdl FROM qi_docs"
