@@ -156,7 +156,7 @@ def main() -> int:
         return 1
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     print(
-        f"index rebuild:   {time.perf_counter() - t0:.1f} s for {child.stdout.strip()} articles, "
+        f"index rebuild:   {time.perf_counter() - t0:.1f} s for {child.stdout.split()[-1]} articles, "
         f"peak RSS {rss:.2f} GiB (memory_limit {args.memory_limit})"
     )
     size = db.stat().st_size / 1e9

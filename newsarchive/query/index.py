@@ -246,6 +246,7 @@ def rebuild_index(
     try:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         for t in TABLES:
             con.execute("DROP VIEW IF EXISTS qi_post")
             con.execute(f"DROP TABLE IF EXISTS {t}")
