@@ -47,6 +47,7 @@ class Outlet:
     non_article: tuple[str, ...] = ()
     prune: tuple[str, ...] = ()
     title_source: str | None = None
+    collections: tuple[str, ...] = ()
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -228,7 +228,22 @@ def merge_spool(
     bad file never blocks the rest.
     """
     with WRITER_LOCK:
-        return _merge_spool(spool_dir(db_path), con, stats)
+        added = _merge_spool(spool_dir(db_path), con, stats)
+        _update_query_index(con, stats)
+        return added
+
+
+def _update_query_index(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
+    # New articles become searchable at the merge that brings them in (docs/QUERY.md).
+    from newsarchive.query.index import update_index
+
+    try:
+        n = update_index(con)
+    except duckdb.Error as exc:  # the index catches up at the next merge or a rebuild
+        logger.error("query index update failed: %s", exc)
+        return
+    if stats is not None and n:
+        stats["query_indexed"] = stats.get("query_indexed", 0) + n
 
 
 # Spiders of one process share one DuckDB instance, so the file lock does not keep their

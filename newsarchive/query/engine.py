@@ -1,0 +1,331 @@
+"""Query evaluation: a parsed query becomes one SQL statement over the ``qi_*`` tables.
+
+Every node compiles to a subquery yielding ``(docid, score)`` with distinct docids:
+a word reads only its terms' postings (termids inlined, so zone maps skip the rest);
+AND is a UNION ALL grouped with ``HAVING count(*) = k``; OR the same without HAVING;
+NOT an anti-join; field filters read ``qi_docs``. A phrase is the AND of its words, checked
+against the article text with a regex (no positions are stored: the index stays small).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+
+from newsarchive.query.analysis import install_macros, phrase_regex, stem, surface_tokens
+from newsarchive.query.index import TITLE_BOOST, has_index
+from newsarchive.query.parser import (
+    And,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    QuerySyntaxError,
+    Range,
+    Term,
+    parse,
+)
+from newsarchive.query.sqlmacros import bm25_expr
+
+MAX_PREFIX_TERMS = 200
+
+
+class QueryError(ValueError):
+    """A query that parses but cannot run (unknown collection, no index, ...)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    outlets: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def collection_outlets(names: tuple[str, ...] | list[str]) -> list[str]:
+    from newsarchive.registry import load_outlets
+
+    outlets = load_outlets()
+    known = sorted({c for o in outlets.values() for c in o.collections})
+    keys: list[str] = []
+    for name in names:
+        if name not in known:
+            raise QueryError(f"unknown collection {name!r}; known: {', '.join(known)}")
+        keys += [k for k, o in outlets.items() if name in o.collections]
+    return sorted(set(keys))
+
+
+def _ts(value: str, pos: int, end: bool) -> datetime:
+    """A range bound; a bare date as upper bound includes that whole day."""
+    v = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}", v):
+            d = datetime(int(v), 1, 1, tzinfo=UTC)
+            return d.replace(year=d.year + 1) if end else d
+        if re.fullmatch(r"\d{4}-\d{2}", v):
+            y, m = map(int, v.split("-"))
+            d = datetime(y, m, 1, tzinfo=UTC)
+            return (d.replace(year=y + m // 12, month=m % 12 + 1)) if end else d
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            d = datetime.combine(date.fromisoformat(v), datetime.min.time(), UTC)
+            return d + timedelta(days=1) if end else d
+        d = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return d if d.tzinfo else d.replace(tzinfo=UTC)
+    except ValueError:
+        raise QuerySyntaxError(
+            f"{value!r} is not a date (YYYY, YYYY-MM, YYYY-MM-DD or ISO)", pos
+        ) from None
+
+
+class Compiler:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._langs: list[str] | None = None
+        self.phrases: list[str] = []
+
+    def langs(self) -> list[str]:
+        if self._langs is None:
+            self._langs = [
+                r[0] for r in self.con.execute("SELECT DISTINCT lang FROM qi_lex").fetchall()
+            ]
+        return self._langs
+
+    def termids(self, token: str, prefix: bool = False) -> list[int]:
+        if prefix:
+            rows = self.con.execute(
+                "SELECT DISTINCT x.termid FROM qi_lex l JOIN qi_terms x ON x.term = l.term "
+                "WHERE l.tok LIKE ? ESCAPE '\\' LIMIT ?",
+                [
+                    token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+                    MAX_PREFIX_TERMS,
+                ],
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+        terms = {token} | {stem(lang, token) for lang in self.langs()}
+        rows = self.con.execute(
+            "SELECT termid FROM qi_terms WHERE term IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(terms)],
+        ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def words(self, ids: list[int], fld: str | None) -> str:
+        if not ids:
+            return "SELECT NULL::INTEGER AS docid, NULL::DOUBLE AS score WHERE false"
+        tf, ttf = {"title": ("0", "p.ttf"), "text": ("p.tf", "0")}.get(fld, ("p.tf", "p.ttf"))
+        cond = {"title": " AND p.ttf > 0", "text": " AND p.tf > 0"}.get(fld, "")
+        inl = ", ".join(map(str, ids))
+        score = bm25_expr(tf, ttf, "df.df", "st.n", "d.dl", "st.avgdl", TITLE_BOOST)
+        return (
+            f"SELECT p.docid, sum({score}) AS score FROM qi_post p "
+            f"JOIN (SELECT termid, count(*) AS df FROM qi_post WHERE termid IN ({inl}) GROUP BY termid) df "
+            f"ON df.termid = p.termid JOIN qi_docs d ON d.docid = p.docid CROSS JOIN qi_stats st "
+            f"WHERE p.termid IN ({inl}){cond} GROUP BY p.docid"
+        )
+
+    def compile(self, node: Node) -> str:
+        if isinstance(node, MatchAll):
+            return "SELECT docid, 0.0 AS score FROM qi_docs"
+        if isinstance(node, Term):
+            if node.field in (None, "title", "text"):
+                toks = surface_tokens(self.con, node.text)
+                if not toks:
+                    raise QuerySyntaxError(f"no searchable word in {node.text!r}", node.pos)
+                if len(toks) > 1 and not node.prefix:
+                    return self.compile(Phrase(node.text, node.field, node.pos))
+                return self.words(
+                    self.termids(toks[-1] if node.prefix else toks[0], node.prefix), node.field
+                )
+            return f"SELECT docid, 0.0 AS score FROM qi_docs WHERE {self.meta(node)}"
+        if isinstance(node, Phrase):
+            if node.field in ("author", "outlet", "collection", "lang", "section", "url", "story"):
+                return f"SELECT docid, 0.0 AS score FROM qi_docs WHERE {self.meta(node)}"
+            toks = surface_tokens(self.con, node.text)
+            if not toks:
+                raise QuerySyntaxError("empty phrase", node.pos)
+            parts = [self.words(self.termids(t), node.field) for t in dict.fromkeys(toks)]
+            base = self._and(parts)
+            if len(toks) == 1:
+                return base
+            pat = lit(phrase_regex(node.text))
+            col = {"title": "lower(a.title)", "text": "lower(a.text)"}.get(
+                node.field, "lower(coalesce(a.title, '') || ' \n ' || coalesce(a.text, ''))"
+            )
+            self.phrases.append(node.text)
+            return (
+                f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
+                f"JOIN articles a ON a.id = d.article_id WHERE regexp_matches({col}, {pat})"
+            )
+        if isinstance(node, Range):
+            col = "d.fetched_at" if node.field == "fetched" else "d.ts"
+            cond = ["true"]
+            if node.lo:
+                cond.append(
+                    f"{col} >= {lit(_ts(node.lo, node.pos, False).isoformat())}::TIMESTAMPTZ"
+                )
+            if node.hi:
+                cond.append(f"{col} < {lit(_ts(node.hi, node.pos, True).isoformat())}::TIMESTAMPTZ")
+            return f"SELECT d.docid, 0.0 AS score FROM qi_docs d WHERE {' AND '.join(cond)}"
+        if isinstance(node, Or):
+            return (
+                "SELECT docid, sum(score) AS score FROM ("
+                + " UNION ALL ".join(f"({self.compile(c)})" for c in node.children)
+                + ") GROUP BY docid"
+            )
+        if isinstance(node, And):
+            pos = [c for c in node.children if not isinstance(c, Not)]
+            neg = [c.child for c in node.children if isinstance(c, Not)]
+            base = (
+                self._and([self.compile(c) for c in pos])
+                if pos
+                else ("SELECT docid, 0.0 AS score FROM qi_docs")
+            )
+            for n in neg:
+                base = f"SELECT * FROM ({base}) WHERE docid NOT IN (SELECT docid FROM ({self.compile(n)}))"
+            return base
+        if isinstance(node, Not):
+            return (
+                "SELECT docid, 0.0 AS score FROM qi_docs "
+                f"WHERE docid NOT IN (SELECT docid FROM ({self.compile(node.child)}))"
+            )
+        raise QueryError(f"cannot evaluate {node!r}")
+
+    @staticmethod
+    def _and(parts: list[str]) -> str:
+        if len(parts) == 1:
+            return parts[0]
+        return (
+            "SELECT docid, sum(score) AS score FROM ("
+            + " UNION ALL ".join(f"({p})" for p in parts)
+            + f") GROUP BY docid HAVING count(*) = {len(parts)}"
+        )
+
+    def meta(self, node: Term | Phrase) -> str:
+        v = node.text
+        low = v.lower()
+        pre = isinstance(node, Term) and node.prefix
+        if node.field == "outlet":
+            return f"outlet LIKE {lit(low + '%')}" if pre else f"outlet = {lit(low)}"
+        if node.field == "collection":
+            keys = collection_outlets([low])
+            return f"outlet IN ({', '.join(map(lit, keys))})" if keys else "false"
+        if node.field == "lang":
+            return f"lang = {lit(low.split('-')[0])}"
+        if node.field == "section":
+            return f"section LIKE {lit(low + '%')}" if pre else f"section = {lit(low)}"
+        if node.field == "author":
+            return f"contains(authors, {lit(low)})"
+        if node.field == "url":
+            return f"starts_with(url, {lit(v)})" if "://" in v else f"contains(url, {lit(v)})"
+        if node.field == "story":
+            if not _has_table(self.con, "story_members"):
+                raise QueryError(
+                    "story: needs stories, which are not built in this archive yet "
+                    "(no story_members table)"
+                )
+            return f"article_id IN (SELECT article_id FROM story_members WHERE story_id = {lit(v)})"
+        raise QueryError(f"unknown field {node.field}")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = ?) "
+        "+ (SELECT count(*) FROM duckdb_views() WHERE view_name = ?)",
+        [name, name],
+    ).fetchone()
+    return bool(row[0])
+
+
+def scope_sql(scope: Scope, alias: str = "d") -> str:
+    cond = []
+    outlets = set(scope.outlets)
+    if scope.collections:
+        coll = set(collection_outlets(scope.collections))
+        outlets = (outlets & coll) if outlets else coll
+        if not outlets:
+            return "false"
+    if outlets or scope.outlets:
+        cond.append(f"{alias}.outlet IN ({', '.join(map(lit, sorted(outlets))) or 'NULL'})")
+    if scope.languages:
+        cond.append(
+            f"{alias}.lang IN ({', '.join(lit(x.lower().split('-')[0]) for x in scope.languages)})"
+        )
+    if scope.since:
+        cond.append(f"{alias}.ts >= {lit(scope.since.isoformat())}::TIMESTAMPTZ")
+    if scope.until:
+        cond.append(f"{alias}.ts < {lit(scope.until.isoformat())}::TIMESTAMPTZ")
+    return " AND ".join(cond) or "true"
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    if not has_index(con):
+        raise QueryError("no query index in this archive yet; run: newsarchive search --rebuild")
+    install_macros(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW qi_stats AS "
+        "SELECT count(*)::DOUBLE AS n, coalesce(avg(dl), 1)::DOUBLE AS avgdl FROM qi_docs"
+    )
+
+
+def matches_sql(
+    con: duckdb.DuckDBPyConnection, q: str | Node, scope: Scope, all_versions: bool = False
+) -> tuple[str, Node]:
+    """SQL yielding (docid, score) of the docs matching ``q`` within ``scope``, and the tree."""
+    prepare(con)
+    node = parse(q) if isinstance(q, str) else q
+    body = Compiler(con).compile(node)
+    latest = "" if all_versions else " AND d.latest"
+    return (
+        f"SELECT m.docid, m.score FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid "
+        f"WHERE {scope_sql(scope)}{latest}",
+        node,
+    )
+
+
+@dataclass
+class Bucket:
+    key: str
+    n: int
+    total: int
+    share: float
+
+
+@dataclass
+class Hit:
+    article_id: str
+    capture_id: str
+    url: str | None
+    outlet: str | None
+    title: str | None
+    published: datetime | None
+    fetched_at: datetime | None
+    snippet: str
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    story_id: str | None = None
+    warc_filename: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    score: float = 0.0
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        for k in ("published", "fetched_at"):
+            d[k] = d[k].isoformat() if d[k] else None
+        d["highlights"] = [list(h) for h in self.highlights]
+        return d
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
