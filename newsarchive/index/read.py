@@ -38,6 +38,11 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _via(value: Any) -> dict[str, Any] | None:
+    value = _json(value)
+    return value if isinstance(value, dict) else None
+
+
 def article(con: duckdb.DuckDBPyConnection, article_id: str) -> dict[str, Any] | None:
     """One article row with its capture's metadata (fetch time, status, WARC location)."""
     rows = _dicts(
@@ -50,7 +55,7 @@ def article(con: duckdb.DuckDBPyConnection, article_id: str) -> dict[str, Any] |
     if not rows:
         return None
     row = rows[0]
-    row["discovered_via"] = _json(row["discovered_via"])
+    row["discovered_via"] = _via(row["discovered_via"])
     return row
 
 
@@ -79,7 +84,7 @@ def capture(con: duckdb.DuckDBPyConnection, capture_id: str) -> dict[str, Any] |
     )
     if not rows:
         return None
-    rows[0]["discovered_via"] = _json(rows[0]["discovered_via"])
+    rows[0]["discovered_via"] = _via(rows[0]["discovered_via"])
     return rows[0]
 
 
