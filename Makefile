@@ -27,7 +27,7 @@ $(PYWB_STAMP): requirements-pywb.lock
 pywb: $(PYWB_STAMP)
 
 # Debian packages the tests use (real servers and tools); installed when run as root.
-SYSDEPS := cron
+SYSDEPS := cron chromium
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

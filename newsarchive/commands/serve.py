@@ -33,4 +33,27 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65535:
         print("serve: --port must be between 1 and 65534", file=sys.stderr)
         return 2
+    _ensure_query_index(db)
     return serve(db, Path(args.warc_dir), args.port, args.bind, replay=not args.no_replay)
+
+
+def _ensure_query_index(db: Path) -> None:
+    """Build the query index once, before serving, if the archive has none (the app itself
+    never writes)."""
+    from newsarchive.index.db import ArchiveError, connect
+    from newsarchive.web import sources
+
+    qi = sources.query_index()
+    if qi is None:
+        return
+    try:
+        con = connect(db, read_only=True)
+        try:
+            present = qi.has_index(con)
+        finally:
+            con.close()
+        if not present:
+            print("serve: building the query index first…", file=sys.stderr)
+            qi.rebuild_index(db)
+    except ArchiveError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
