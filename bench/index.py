@@ -1,9 +1,11 @@
-"""Benchmark of the DuckDB index: ingest through the spool, FTS build, search latency.
+"""Benchmark of the archive index and the query index (docs/QUERY.md).
 
 Generates ``--n`` synthetic articles (deterministic: a Zipf-like draw from a made-up
-vocabulary), ingests them in batches through the same spool+merge path the crawl uses, builds
-the full-text index, then times ~200 searches without filters, with an outlet filter and with
-a date range. Goal: search p50 <= 50 ms at 10^5 articles.
+vocabulary), ingests them in batches through the same spool+merge path the crawl uses (which
+also appends them to the query index), rebuilds the query index from scratch in a child
+process (its peak RSS is the rebuild's), then times ``--queries`` searches of each kind (two
+words, a phrase, a field query, a boolean with NOT, a date range), ``count --by day`` over
+everything, and prints the database size.
 
     .venv/bin/python bench/index.py [--n 100000] [--words 250] [--queries 200] [--db PATH]
 """
@@ -13,7 +15,10 @@ from __future__ import annotations
 import argparse
 import bisect
 import itertools
+import os
 import random
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsarchive.index.db import connect  # noqa: E402
-from newsarchive.index.fts import rebuild_fts, search  # noqa: E402
 from newsarchive.index.rows import article_row, capture_row  # noqa: E402
 from newsarchive.index.spool import Spool  # noqa: E402
+from newsarchive.query import count, search  # noqa: E402
 
 OUTLETS = [f"outlet{i:02d}" for i in range(30)]
 SYLLABLES = "ka to ri mu sen la por vi dan el ost ru ne fa gi hol tem bra cus dio".split()
@@ -100,6 +105,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=5000, help="rows per ingest batch")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--db", help="archive file (default: a temporary one)")
+    ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit of the rebuild")
     args = ap.parse_args()
 
     tmp = None
@@ -111,6 +117,8 @@ def main() -> int:
     gen = Generator(words=args.words)
 
     spool = Spool(db)
+    pairs: list[str] = []
+    rng_pairs = random.Random(3)
     gen_s = ingest_s = 0.0
     rows = 0
     for start in range(0, args.n, args.batch):
@@ -118,6 +126,10 @@ def main() -> int:
         batch = [gen.article(i) for i in range(start, min(args.n, start + args.batch))]
         t1 = time.perf_counter()
         for cap, art in batch:
+            if len(pairs) < 2000 and rng_pairs.random() < 4000 / args.n:
+                w = art["text"].rstrip(".").split()
+                k = rng_pairs.randrange(len(w) - 1)
+                pairs.append(f"{w[k]} {w[k + 1]}")
             spool.append("captures", cap)
             spool.append("articles", art)
         spool.seal()
@@ -125,40 +137,73 @@ def main() -> int:
         ingest_s += time.perf_counter() - t1
         gen_s += t1 - t0
         rows += 2 * len(batch)
-    size_mb = db.stat().st_size / 1e6
     print(f"articles:        {args.n} (mean {args.words} words), generated in {gen_s:.1f} s")
     print(
         f"ingest:          {rows} rows (captures+articles) in {ingest_s:.1f} s = "
-        f"{rows / ingest_s:,.0f} rows/s via spool+merge, batches of {args.batch} articles"
+        f"{rows / ingest_s:,.0f} rows/s = {args.n / ingest_s:,.0f} articles/s via spool+merge "
+        f"(+ query index append), batches of {args.batch} articles"
     )
 
     t0 = time.perf_counter()
-    rebuild_fts(db, force=True)
-    print(f"fts build:       {time.perf_counter() - t0:.1f} s   (db {size_mb:.0f} MB before)")
+    child = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from newsarchive.query.index import rebuild_index; "
+         f"print(rebuild_index(sys.argv[1], memory_limit={args.memory_limit!r}))", str(db)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if child.returncode:
+        print(child.stderr[-2000:])
+        return 1
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    print(
+        f"index rebuild:   {time.perf_counter() - t0:.1f} s for {child.stdout.strip()} articles, "
+        f"peak RSS {rss:.2f} GiB (memory_limit {args.memory_limit})"
+    )
+    size = db.stat().st_size / 1e9
+    print(
+        f"db size:         {size:.2f} GB with the index = {size * 1e6 / args.n:.2f} GB per 10^6 articles"
+    )
 
     rng = random.Random(7)
     mid = gen.vocab[50:3000]  # words common enough to match, rare enough to discriminate
-    queries = [" ".join(rng.sample(mid, rng.randint(1, 3))) for _ in range(args.queries)]
     span_end = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * args.n)
-    con = connect(db, read_only=True)
-    search(con, queries[0])  # warm-up: extension load, first scan
-    modes = {
-        "no filter": lambda q: search(con, q, limit=10),
-        "outlet filter": lambda q: search(con, q, outlet=[rng.choice(OUTLETS)], limit=10),
-        "date range": lambda q: search(
-            con, q, since=span_end - timedelta(days=30), until=span_end, limit=10
+
+    def two() -> str:
+        return " ".join(rng.sample(mid, 2))
+
+    def phrase() -> str:  # two words adjacent in an article
+        return f'"{rng.choice(pairs)}"'
+
+    kinds = {
+        "two words": two,
+        "phrase": phrase,
+        "field": lambda: f"title:{rng.choice(mid)} outlet:{rng.choice(OUTLETS)}",
+        "boolean NOT": lambda: f"{rng.choice(mid)} -{rng.choice(mid)}",
+        "date range": lambda: (
+            f"{rng.choice(mid)} published:[{(span_end - timedelta(days=30)).date()} TO "
+            f"{span_end.date()}]"
         ),
     }
-    for name, fn in modes.items():
+    con = connect(db, read_only=True)
+    search(con, two())  # warm-up
+    for name, make in kinds.items():
         times, hits = [], 0
-        for q in queries:
+        for _ in range(args.queries):
+            q = make()
             t0 = time.perf_counter()
-            hits += len(fn(q))
+            hits += len(search(con, q, limit=10).hits)
             times.append((time.perf_counter() - t0) * 1000)
         print(
-            f"search {name:<14} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms  "
-            f"({len(queries)} queries, {hits / len(queries):.1f} hits each, with snippets)"
+            f"search {name:<12} p50 {pct(times, 50):7.1f} ms  p95 {pct(times, 95):7.1f} ms  "
+            f"({args.queries} queries, {hits / args.queries:.1f} hits shown each, with snippets)"
         )
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        days = count(con, "*", by="day")
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"count --by day over all: median {pct(times, 50):.0f} ms ({len(days)} days, 5 runs)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     con.close()
     if tmp is not None:
         tmp.cleanup()

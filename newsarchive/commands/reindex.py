@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
         result = reindex(args.warcs, db, workers=args.workers, progress=not args.quiet)
         if not args.no_fts:
             rebuild_fts(db)
+        from newsarchive.query.index import rebuild_index
+
+        rebuild_index(db)  # reindex replaced article rows: the query index starts afresh
     except (FileNotFoundError, ArchiveError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -106,10 +106,26 @@ def connect(
             with WRITER_LOCK:
                 ensure_schema(con)
                 merge_spool(path, con, merge_stats)
+                _assign_stories(con, merge_stats)
         except BaseException:
             con.close()
             raise
     return con
+
+
+def _assign_stories(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
+    """Story detection runs where rows are merged (issue 11); a failure leaves the articles
+    unassigned for the next writer open and never blocks the merge itself."""
+    from newsarchive.stories.archive import assign_pending, enabled
+
+    if not enabled():
+        return
+    try:
+        assign_pending(con, stats=stats)
+    except Exception as exc:  # noqa: BLE001 - rows are merged; stories catch up later
+        logging.getLogger(__name__).error("stories: assignment failed: %s", exc)
+        if stats is not None:
+            stats["stories/errors"] = stats.get("stories/errors", 0) + 1
 
 
 def now_utc() -> datetime:

@@ -4,7 +4,8 @@
 Settings: ``NEWSARCHIVE_INDEX_ENABLED`` (default True), ``NEWSARCHIVE_DB``,
 ``NEWSARCHIVE_INDEX_BATCH_SIZE`` (rows, default 500), ``NEWSARCHIVE_INDEX_BATCH_SECONDS``
 (default 5), ``NEWSARCHIVE_INDEX_CLOSE_TIMEOUT`` (seconds to wait for the lock at close,
-default 60), ``NEWSARCHIVE_INDEX_FTS`` (rebuild the full-text index at close, default True),
+default 60), ``NEWSARCHIVE_INDEX_FTS`` (rebuild the fts-extension side file at close, default False: the
+query index of :mod:`newsarchive.query` is kept up to date at every merge instead),
 ``NEWSARCHIVE_RUN_ID`` (crawl run id stamped on fetch errors).
 
 Besides page items it accepts ``{"kind": "fetch_error", "url", "outlet", "error_kind",
@@ -74,7 +75,7 @@ class IndexPipeline:
             batch_size=s.getint("NEWSARCHIVE_INDEX_BATCH_SIZE", 500),
             batch_seconds=s.getfloat("NEWSARCHIVE_INDEX_BATCH_SECONDS", 5.0),
             close_timeout=s.getfloat("NEWSARCHIVE_INDEX_CLOSE_TIMEOUT", 60.0),
-            fts=s.getbool("NEWSARCHIVE_INDEX_FTS", True),
+            fts=s.getbool("NEWSARCHIVE_INDEX_FTS", False),
             run_id=s.get("NEWSARCHIVE_RUN_ID"),
         )
         crawler.signals.connect(pipe.capture_recorded, signal=na_signals.capture_recorded)

@@ -69,6 +69,7 @@ class Replica:
         outlets: dict[str, Outlet] | None = None,
         crawl_delay: float | dict[str, float] | None = None,
         page_bodies: list[bytes] | None = None,
+        stories: int = 0,
     ):
         if articles_per_outlet < 1:
             raise ValueError("articles_per_outlet must be at least 1")
@@ -87,6 +88,8 @@ class Replica:
         self.sites = {
             k: Site(o, seed, articles_per_outlet, self.now) for k, o in self.outlets.items()
         }
+        self.story_seed = seed
+        self.place_stories(stories)
         self.hosts: dict[str, str] = {}
         for key, outlet in self.outlets.items():
             for d in outlet.domains:
@@ -192,6 +195,60 @@ class Replica:
             self._docs.clear()
             self._routes.pop(outlet_key, None)
             return [site.truth(num) for num in nums]
+
+    def place_stories(self, n: int) -> None:
+        """Serve ``n`` planned cross-outlet stories on the article slots (ground truth in
+        :meth:`story_truth`)."""
+        from newsarchive.replica.stories import place_stories
+
+        for (outlet, num), art in place_stories(self.sites, self.story_seed, n).items():
+            self.sites[outlet].stories[num] = art
+
+    def story_truth(self) -> list[dict]:
+        """Every served story article: url, outlet, story key (None: standalone), relation
+        to the origin (origin, duplicate, syndicated, rewrite, single, negative), origin url,
+        and for hard negatives the story they imitate."""
+        out = []
+        with self._lock:
+            for key, site in self.sites.items():
+                for num, art in site.stories.items():
+                    origin = None
+                    if art.origin_id:
+                        o_outlet, o_num = art.origin_id.split(":")
+                        origin = self.sites[o_outlet].url(int(o_num))
+                    out.append(
+                        {
+                            "url": site.url(num),
+                            "outlet": key,
+                            "story": art.story,
+                            "relation": art.relation,
+                            "origin_url": origin,
+                            "negative_of": art.negative_of,
+                            "published": site.published(num),
+                        }
+                    )
+        return sorted(out, key=lambda r: (r["published"], r["url"]))
+
+    def publish_copy(self, outlet_key: str, origin_url: str, relation: str) -> ArticleTruth:
+        """Publish on ``outlet_key`` a new duplicate or rewrite of the story article at
+        ``origin_url`` (for a second crawl that must add members to an existing story)."""
+        from newsarchive.replica.stories import copy_of
+
+        host = (urlsplit(origin_url).hostname or "").lower()
+        src_site = self.sites[self.hosts[host]]
+        src = src_site.stories[src_site.lookup(origin_url)]
+        truth = self.publish(outlet_key, 1)[0]
+        site = self.sites[outlet_key]
+        with self._lock:
+            num = truth.number
+            if site._index is not None:
+                site._index.pop(truth.url, None)
+            site.stories[num] = copy_of(src, relation, self.story_seed, outlet_key)
+            site._add_to_index(num)
+            site._cache.clear()
+            self._docs.clear()
+            self._routes.pop(outlet_key, None)
+            return site.truth(num)
 
     def update(self, outlet_key: str, n: int) -> list[ArticleTruth]:
         site = self.sites[outlet_key]

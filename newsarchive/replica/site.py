@@ -88,6 +88,8 @@ class Site:
         self._half = max(1, (count + 1) // 2)
         self._cache: dict[tuple[int, int], ArticleTruth] = {}
         self._index: dict[str, int] | None = None
+        # number -> a cross-outlet story article served there (replica/stories.py)
+        self.stories: dict = {}
 
     # ---- numbering and dates -------------------------------------------------------------
     @property
@@ -156,6 +158,8 @@ class Site:
         return hashlib.md5(f"{self.seed}:{self.key}:{num}".encode()).hexdigest()
 
     def title(self, num: int) -> str:
+        if num in self.stories:
+            return self.stories[num].title
         if num >= 0:
             return self.gen.title(num)
         kind = self.kind(num)
@@ -322,6 +326,11 @@ class Site:
         if kind == "article" and meta.random() < 0.5:
             bullets = [gen.short(meta) for _ in range(3)]
         title = self.title(num)
+        story = self.stories.get(num)
+        if story is not None:  # same-story text across outlets, with ground truth
+            paragraphs = story.text.split("\n")
+            subheads, bullets = [], []
+            figures = figures[:1]
         return ArticleTruth(
             url=self.url(num),
             title=title,

@@ -435,3 +435,89 @@ def story_plan(
                 )
             )
     return arts
+
+
+def place_stories(sites: dict, seed: int, n_stories: int) -> dict[tuple[str, int], StoryArticle]:
+    """Put a story plan onto the replica's article slots: each planned article takes a slot of
+    its outlet, copies a slot published after their origin's (within 3 days), hard negatives
+    one within a day of it. Members whose outlet is absent or has no fitting slot are left
+    out. Returns (outlet, number) -> the article to serve there, ``published`` set to the
+    slot's time and ``origin_id`` set to the origin's (outlet, number) key."""
+    if n_stories <= 0:
+        return {}
+    plan = story_plan(seed, n_stories, datetime(2000, 1, 1))
+    groups: dict[str, list[StoryArticle]] = {}
+    for a in plan:
+        key = a.story or a.negative_of or a.id
+        groups.setdefault(key, []).append(a)
+    used: set[tuple[str, int]] = set()
+    placed: dict[tuple[str, int], StoryArticle] = {}
+
+    def free(outlet: str, lo: datetime, hi: datetime) -> int | None:
+        site = sites[outlet]
+        for num in range(site.count):
+            if (outlet, num) not in used and lo < site.published(num) <= hi:
+                return num
+        return None
+
+    for key in sorted(groups):
+        members = groups[key]
+        origin = next((m for m in members if m.relation in ("origin", "single")), None)
+        if origin is None or origin.outlet not in sites:
+            continue
+        osite = sites[origin.outlet]
+        onum = next(
+            (
+                n
+                for n in range(osite.count - osite._half, osite.count)
+                if (origin.outlet, n) not in used
+            ),
+            None,
+        )
+        if onum is None:
+            continue
+        t0 = osite.published(onum)
+        used.add((origin.outlet, onum))
+        origin_key = f"{origin.outlet}:{onum}"
+        placed[(origin.outlet, onum)] = _at(origin, t0, origin_key if origin.story else None)
+        for m in members:
+            if m is origin or m.outlet not in sites:
+                continue
+            if m.relation == "negative":
+                lo, hi = t0 - timedelta(days=1), t0 + timedelta(days=1)
+            else:
+                lo, hi = t0, t0 + timedelta(days=3)
+            num = free(m.outlet, lo, hi)
+            if num is None:
+                continue
+            used.add((m.outlet, num))
+            placed[(m.outlet, num)] = _at(
+                m, sites[m.outlet].published(num), origin_key if m.story else None
+            )
+    return placed
+
+
+def _at(a: StoryArticle, when: datetime, origin_key: str | None) -> StoryArticle:
+    return StoryArticle(
+        a.id, a.outlet, a.title, a.text, when, a.story, a.relation, origin_key, a.negative_of
+    )
+
+
+def copy_of(a: StoryArticle, relation: str, seed: int, outlet: str) -> StoryArticle:
+    """A new duplicate or rewrite of a served story article (for a later crawl)."""
+    if relation == "duplicate":
+        text = a.text
+    else:
+        rnd = random.Random(f"copy:{seed}:{a.id}:{outlet}")
+        sents = [s for p in a.text.split("\n") for s in re.split(r"(?<=[.”])\s+(?=[“A-Z])", p)]
+        text = _paragraphs(spin(sents, rnd, a.outlet), rnd)
+    return StoryArticle(
+        f"{a.id}-{outlet}",
+        outlet,
+        a.title + " (update)",
+        text,
+        a.published,
+        a.story,
+        relation,
+        a.origin_id,
+    )

@@ -117,6 +117,28 @@ class Features:
             )
         )
 
+    def to_bytes(self) -> bytes:
+        parts = (self.anchors, self.numbers, self.quotes, self.sent_tokens, self.sent_offsets)
+        head = np.array([self.n_words, self.n_shingles, *(p.size for p in parts)], np.uint32)
+        return b"".join(
+            x.astype(np.uint32).tobytes()
+            for x in (head, self.signature, self.anchor_signature, *parts)
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Features:
+        arr = np.frombuffer(data, dtype=np.uint32)
+        n_words, n_shingles, *sizes = arr[:7].tolist()
+        pos = 7
+        out = []
+        for size in (PERMS, ANCHOR_PERMS, *sizes):
+            out.append(arr[pos : pos + size])
+            pos += size
+        sig, asig, anchors, numbers, quotes, toks, offs = out
+        return cls(
+            n_words, n_shingles, sig, asig, anchors, numbers, quotes, toks, offs.astype(np.int32)
+        )
+
     def sentence_sets(self) -> list[frozenset[int]]:
         off = self.sent_offsets
         toks = self.sent_tokens.tolist()

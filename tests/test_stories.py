@@ -1,0 +1,248 @@
+"""Stories across outlets (issue 11): a real crawl of the replica fills ``stories``, a second
+crawl adds members, reindex from the WARCs rebuilds the same stories; JSONL assign; diff."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from crawling import run_crawl
+from test_index import cli
+
+from newsarchive.index.schema import ensure_schema
+from newsarchive.replica.stories import story_plan
+from newsarchive.stories.archive import assign_pending
+from newsarchive.stories.diff import word_diff
+from newsarchive.stories.features import featurize
+from newsarchive.stories.query import (
+    get_story,
+    list_stories,
+    story_members,
+    story_of_article,
+)
+
+replica_mod = pytest.importorskip("newsarchive.replica")
+OUTLETS = [
+    "mirror",
+    "bolnews",
+    "express",
+    "apnews",
+    "reuters",
+    "independent",
+    "guardian",
+    "moscowtimes",
+    "dailybeast",
+]
+PIPELINES = json.dumps(
+    {
+        "newsarchive.extract.pipeline.ExtractionPipeline": 300,
+        "newsarchive.index.pipeline.IndexPipeline": 800,
+    }
+)
+
+
+def members_by_url(db: Path) -> dict[str, tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT a.url, m.story_id, m.relation, m.similarity, o.url FROM story_members m "
+            "JOIN articles a ON a.id = m.article_id "
+            "JOIN articles o ON o.id = m.origin_article_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory) -> dict:
+    from newsarchive.registry import load_outlets
+
+    tmp = tmp_path_factory.mktemp("stories")
+    outlets = load_outlets()
+    rep = replica_mod.Replica(
+        seed=1,
+        articles_per_outlet=10,
+        outlets={k: outlets[k] for k in OUTLETS},
+        stories=30,
+    )
+    rep.start()
+    try:
+        run_crawl(tmp, rep, OUTLETS, f"ITEM_PIPELINES={PIPELINES}")
+        first = members_by_url(tmp / "archive.duckdb")
+        truth = rep.story_truth()
+        # the second crawl finds new copies of a story already in the archive
+        origin = next(
+            t for t in truth if t["relation"] == "origin" and t["url"] in first and t["story"]
+        )
+        added = [
+            rep.publish_copy("dailybeast", origin["url"], "rewrite").url,
+            rep.publish_copy("moscowtimes", origin["url"], "duplicate").url,
+        ]
+        run_crawl(tmp, rep, ["dailybeast", "moscowtimes"], f"ITEM_PIPELINES={PIPELINES}")
+    finally:
+        rep.stop()
+    return {
+        "dir": tmp,
+        "truth": truth,
+        "first": first,
+        "origin": origin,
+        "added": added,
+        "second": members_by_url(tmp / "archive.duckdb"),
+    }
+
+
+def test_crawl_fills_stories_as_the_truth_says(crawled: dict) -> None:
+    first, truth = crawled["first"], crawled["truth"]
+    by_story: dict[str, list[dict]] = {}
+    for t in truth:
+        if t["story"]:
+            by_story.setdefault(t["story"], []).append(t)
+    multi = [m for m in by_story.values() if len(m) >= 2]
+    assert len(multi) >= 5
+    for members in multi:  # every true story is one predicted story, origin first
+        sids = {first.get(m["url"], (None,))[0] for m in members}
+        assert len(sids) == 1 and None not in sids, members
+        origin = next(m for m in members if m["relation"] == "origin")
+        for m in members:
+            got = first[m["url"]]
+            assert got[3] == origin["url"]
+            assert got[1] == m["relation"], (m, got)
+    # nothing else is merged: negatives and standalone articles are in no story
+    story_urls = {m["url"] for ms in multi for m in ms}
+    assert not (set(first) - story_urls)
+    relations = {t["relation"] for t in truth}
+    assert {"negative", "rewrite", "syndicated"} <= relations
+
+
+def test_second_crawl_adds_members_to_the_existing_story(crawled: dict) -> None:
+    first, second, origin = crawled["first"], crawled["second"], crawled["origin"]
+    sid = first[origin["url"]][0]
+    for url in crawled["added"]:
+        assert second[url][0] == sid
+        assert second[url][3] == origin["url"]
+    assert second[crawled["added"][0]][1] == "rewrite"
+    assert second[crawled["added"][1]][1] == "duplicate"
+    con = duckdb.connect(str(crawled["dir"] / "archive.duckdb"), read_only=True)
+    try:
+        story = get_story(con, sid)
+        members = story_members(con, sid)
+        assert story.size == len(members) == sum(1 for v in second.values() if v[0] == sid)
+        assert {"dailybeast", "moscowtimes"} <= set(story.outlets)
+        assert members[0].relation == "origin" and members[0].url == origin["url"]
+        assert story_of_article(con, members[-1].article_id) == sid
+        listed = list_stories(con, min_outlets=2, outlets=("moscowtimes",))
+        assert sid in [s.story_id for s in listed]
+        assert all(len(s.outlets) >= 2 for s in listed)
+        # versions of one URL (pages fetched again by the second crawl) are not members
+        n = con.execute("SELECT count(*) FROM story_seen WHERE status = 'version'").fetchone()[0]
+        dup_urls = con.execute(
+            "SELECT count(*) FROM (SELECT a.url FROM story_members m JOIN articles a "
+            "ON a.id = m.article_id GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert n >= 1 and dup_urls == 0
+
+
+def test_reindex_rebuilds_the_same_stories(crawled: dict, tmp_path: Path) -> None:
+    db = tmp_path / "re.duckdb"
+    r = cli("reindex", str(crawled["dir"] / "warc"), "--db", str(db), "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    assert members_by_url(db) == crawled["second"]
+
+
+def test_story_verbs(crawled: dict) -> None:
+    db = str(crawled["dir"] / "archive.duckdb")
+    r = cli("stories", "--db", db, "--min-outlets", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert rows and rows[0]["size"] >= rows[-1]["size"]
+    r = cli("story", crawled["added"][0], "--db", db, "--diff")
+    assert r.returncode == 0, r.stderr
+    assert "rewrite" in r.stdout and "[-" in r.stdout and "{+" in r.stdout
+    r = cli("story", "https://nowhere.example/x", "--db", db)
+    assert r.returncode == 1 and "no story" in r.stderr and "Traceback" not in r.stderr
+
+
+def _jsonl(arts) -> list[str]:
+    return [
+        json.dumps(
+            {
+                "id": a.id,
+                "title": a.title,
+                "text": a.text,
+                "published": a.published.isoformat(),
+                "outlet": a.outlet,
+            }
+        )
+        for a in arts
+    ]
+
+
+def test_assign_jsonl_with_malformed_lines(tmp_path: Path) -> None:
+    arts = story_plan(4, 25, datetime(2026, 3, 1, tzinfo=UTC), 5)
+    lines = _jsonl(arts)
+    lines.insert(3, "{broken")
+    lines.insert(7, json.dumps({"id": "no-date", "text": "x"}))
+    short = "A short note about the harbour board meeting on Friday."
+    lines += [
+        json.dumps({"id": f"short{i}", "text": short, "published": "2026-03-02"}) for i in (1, 2)
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("stories", "assign", "--jsonl", str(path))
+    assert r.returncode == 1  # some lines were skipped
+    assert "in.jsonl:4:" in r.stderr and "in.jsonl:8:" in r.stderr
+    assert "Traceback" not in r.stderr
+    out = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    assert len(out) == len(arts) + 2
+    assert out["short1"]["story_id"] is None and out["short2"]["story_id"] is None
+    for a in arts:
+        o = out[a.id]
+        if a.relation in ("duplicate", "syndicated", "rewrite"):
+            assert o["story_id"] == out[a.origin_id]["story_id"] is not None
+            assert o["origin_id"] == a.origin_id and o["relation"] == a.relation
+        elif a.relation in ("single", "negative"):
+            assert o["story_id"] is None
+
+
+def test_assignment_does_not_depend_on_batch_order(tmp_path: Path) -> None:
+    arts = story_plan(9, 30, datetime(2026, 5, 1, tzinfo=UTC), 6)
+    results = []
+    for seed, batch in ((0, len(arts)), (1, 13)):
+        con = duckdb.connect(str(tmp_path / f"o{seed}.duckdb"))
+        ensure_schema(con)
+        rows = list(arts)
+        random.Random(seed).shuffle(rows)
+        for i in range(0, len(rows), batch):
+            con.executemany(
+                "INSERT INTO articles (id, outlet, url, published, text, is_article) "
+                "VALUES (?, ?, ?, ?, ?, true)",
+                [
+                    (a.id, a.outlet, f"https://{a.outlet}.example/{a.id}", a.published, a.text)
+                    for a in rows[i : i + batch]
+                ],
+            )
+            assign_pending(con)
+        results.append(con.execute("SELECT * FROM story_members ORDER BY 2").fetchall())
+        con.close()
+    assert results[0] == results[1] and len(results[0]) > 20
+
+
+def test_short_texts_are_not_sketched_and_diff_ops() -> None:
+    assert featurize("one two three " * 10) is None
+    assert featurize("word " * 60) is not None
+    ops = word_diff("the council approved the plan today", "the council rejected the plan")
+    assert ops == [
+        ("=", "the council"),
+        ("-", "approved"),
+        ("+", "rejected"),
+        ("=", "the plan"),
+        ("-", "today"),
+    ]
+    assert word_diff("", "new words") == [("+", "new words")]
