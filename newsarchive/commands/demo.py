@@ -78,6 +78,7 @@ next:
     newsarchive sql "SELECT outlet, title, published FROM articles ORDER BY published DESC LIMIT 5" --db {args.db}
     newsarchive search "council vote" --limit 5 --db {args.db}
     newsarchive show URL --text --warc-dir {args.warc_dir}       (any url from the captures table)
+    newsarchive serve --db {args.db} --warc-dir {args.warc_dir}   (browse it: http://127.0.0.1:8000/)
     newsarchive warc check {args.warc_dir}
     duckdb {args.db}                                  (the archive opens without project code)
     newsarchive crawl --outlets nypost,mirror        (the real outlets: polite, needs internet)""")
