@@ -212,6 +212,9 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     assert headers["content-type"].startswith("text/plain")
     assert "sandbox" in headers["content-security-policy"]
 
+    replay = browser.eval("(document.querySelector('#replay-link') || {}).href || ''")
+    replay_missing = browser.eval("(document.querySelector('#replay-missing') || {}).textContent")
+
     # a story across outlets: from its origin article's panel to the story page
     from newsarchive.stories import query as sq
 
@@ -233,14 +236,13 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     browser.screenshot(ARTIFACTS / "story.png")
 
     # replay opens on its own port, never the app's
-    replay = browser.eval("(document.querySelector('#replay-link') || {}).href || ''")
     if replay:
         assert not replay.startswith(server + "/")
         browser.goto(replay)
         assert browser.eval("document.images.length >= 0")
         browser.screenshot(ARTIFACTS / "replay.png")
     else:
-        assert "replay" in browser.eval("document.querySelector('#replay-missing').textContent")
+        assert "replay" in replay_missing
 
 
 def test_health_page_in_chromium(archive, server, browser):
