@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +132,59 @@ def _diff_html(ops: list[tuple[str, str]]) -> Markup:
     return Markup(" ").join(parts)
 
 
+class ConnectionKeeper:
+    """One read-only connection shared by the requests in flight, closed once the app has
+    been idle for ``linger`` seconds.
+
+    Opening the file costs far more than a page's queries, so a burst of requests shares
+    one open; each request gets its own cursor (thread-safe, own temp tables). Between
+    bursts the file is released, so a crawl's merge waits at most ``linger`` seconds more
+    than it would for a single request.
+    """
+
+    def __init__(self, config: WebConfig, linger: float = 0.5):
+        self.config = config
+        self.linger = linger
+        self.lock = threading.Lock()
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.users = 0
+        self.last = 0.0
+        self.closer: threading.Timer | None = None
+
+    def acquire(self) -> duckdb.DuckDBPyConnection:
+        with self.lock:
+            if self.con is None:
+                self.con = connect(
+                    self.config.db_path, read_only=True, timeout=self.config.lock_timeout
+                )
+            self.users += 1
+            return self.con.cursor()
+
+    def release(self, cur: duckdb.DuckDBPyConnection) -> None:
+        try:
+            cur.close()
+        finally:
+            with self.lock:
+                self.users -= 1
+                self.last = time.monotonic()
+                if self.users == 0:
+                    self._schedule()
+
+    def _schedule(self) -> None:
+        if self.closer is not None:
+            self.closer.cancel()
+        self.closer = threading.Timer(self.linger, self._close_if_idle)
+        self.closer.daemon = True
+        self.closer.start()
+
+    def _close_if_idle(self) -> None:
+        with self.lock:
+            if self.users == 0 and self.con is not None:
+                if time.monotonic() - self.last >= self.linger * 0.9:
+                    self.con.close()
+                    self.con = None
+
+
 class Pages:
     def __init__(self, config: WebConfig):
         self.config = config
@@ -142,6 +197,7 @@ class Pages:
         self.env.filters["dt"] = _fmt_dt
         self.env.filters["ts14"] = ts14
         self.env.globals["replay_link"] = self.replay_link
+        self.keeper = ConnectionKeeper(config)
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = self.env.get_template(name).render(**ctx)
@@ -156,7 +212,7 @@ class Pages:
     @contextmanager
     def db(self) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
-            con = connect(self.config.db_path, read_only=True, timeout=self.config.lock_timeout)
+            con = self.keeper.acquire()
         except ArchiveLocked:
             raise PageError(
                 503,
@@ -167,7 +223,7 @@ class Pages:
         try:
             yield con
         finally:
-            con.close()
+            self.keeper.release(con)
 
     # ---- search ---------------------------------------------------------------------------
 
