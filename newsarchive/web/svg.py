@@ -60,7 +60,7 @@ def line_chart(
             f'<text class="axis" transform="translate(12 {top + ph / 2:.0f}) rotate(-90)" '
             f'text-anchor="middle">{escape(y_label)}</text>'
         )
-    step = max(1, n // 8)
+    step = max(1, -(-n // 7))  # at most 7 labels, each about 90 px wide
     for i in range(0, n, step):
         out.append(
             f'<text class="axis" x="{x(i):.1f}" y="{top + ph + 16}" text-anchor="middle">'
