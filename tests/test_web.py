@@ -49,8 +49,6 @@ def archive(tmp_path_factory):
     r.start()
     try:
         run_crawl(tmp, r, OUTLETS)
-        r.update("express", 2)  # a second, revised version of two articles
-        run_crawl(tmp, r, ["express"])
     finally:
         r.stop()
     db = tmp / "archive.duckdb"
