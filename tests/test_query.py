@@ -504,3 +504,17 @@ def test_searchable_within_60s_during_a_crawl(tmp_path: Path) -> None:
     late = {k: (found[k] - captured[k]).total_seconds() for k in found if k in captured}
     assert late and max(late.values()) < 60, late
     assert set(found) == set(titles), "some crawled articles never became searchable"
+
+
+def test_python_and_sql_tokenizers_agree() -> None:
+    from newsarchive.query.analysis import install_macros, surface_tokens
+
+    con = duckdb.connect()
+    install_macros(con)
+    for text in [
+        "Hello, World! Київ — столиця",
+        "北京大学的学生 iPhone手机 x北京y",
+        "Ελλάδα και Αθήνα; مرحبا بالعالم",
+        "e-mail don't 3.14 ñandú 한국어 텍스트 カタカナ",
+    ]:
+        assert con.execute("SELECT qi_words(?)", [text]).fetchone()[0] == surface_tokens(text)

@@ -25,6 +25,12 @@ def register(subparsers) -> None:
         "--crawl-delay", type=float, default=None, help="add this Crawl-delay to every robots.txt"
     )
     p.add_argument(
+        "--stories",
+        type=int,
+        default=12,
+        help="cross-outlet stories (wire copies, republications, rewrites, hard negatives)",
+    )
+    p.add_argument(
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             articles_per_outlet=args.scale,
             crawl_delay=args.crawl_delay,
+            stories=max(0, args.stories),
             page_bodies=bodies,
         )
         url = replica.start(host=args.host, port=args.port)

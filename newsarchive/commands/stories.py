@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -19,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("action", nargs="?", choices=["assign"], help="assign: cluster a JSONL file")
     p.add_argument("--jsonl", help="assign: input file ('-' for stdin)")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="assign: sketching processes"
+    )
     p.add_argument("--since", help="first published on or after (ISO date)")
     p.add_argument("--until", help="first published before (ISO date)")
     p.add_argument("--min-outlets", type=int, default=2, help="at least N outlets (default 2)")
@@ -90,7 +94,7 @@ def _assign(args: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
     with f:
-        for rec in assign_lines(f, on_error):
+        for rec in assign_lines(f, on_error, workers=max(1, args.workers)):
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
     out.flush()
     return 1 if errors else 0

@@ -116,10 +116,10 @@ def connect(
 def _assign_stories(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
     """Story detection runs where rows are merged (issue 11); a failure leaves the articles
     unassigned for the next writer open and never blocks the merge itself."""
-    from newsarchive.stories.archive import assign_pending, enabled
-
-    if not enabled():
+    if os.environ.get("NEWSARCHIVE_STORIES", "1").lower() in ("0", "false", "no", "off"):
         return
+    from newsarchive.stories.archive import assign_pending
+
     try:
         assign_pending(con, stats=stats)
     except Exception as exc:  # noqa: BLE001 - rows are merged; stories catch up later

@@ -235,6 +235,8 @@ def merge_spool(
 
 def _update_query_index(con: duckdb.DuckDBPyConnection, stats: dict | None) -> None:
     # New articles become searchable at the merge that brings them in (docs/QUERY.md).
+    if os.environ.get("NEWSARCHIVE_QUERY_INDEX", "1") == "0":
+        return
     from newsarchive.query.index import update_index
 
     try:

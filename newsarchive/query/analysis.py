@@ -68,6 +68,7 @@ def _stemmer(lang: str):
     return snowballstemmer.stemmer(algo) if algo else None
 
 
+@functools.lru_cache(maxsize=262144)
 def stem(lang: str, token: str) -> str:
     s = _stemmer(lang)
     if s is None or PY_CJK.search(token):
@@ -82,9 +83,20 @@ def stem_many(lang: str, tokens: list[str]) -> list[str]:
     return [t if PY_CJK.search(t) else (s.stemWord(t) or t) for t in tokens]
 
 
-def surface_tokens(con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
-    """The tokens the index sees in ``text`` (through the SQL tokenizer)."""
-    return con.execute("SELECT qi_words(?)", [text]).fetchone()[0] or []
+def surface_tokens(text: str) -> list[str]:
+    """The tokens the index sees in ``text``: the Python twin of the SQL ``qi_words`` (same
+    rules, no round trip per query word; tests compare the two on every script)."""
+    out: list[str] = []
+    for run in PY_WORD.findall(text.lower()):
+        if not PY_CJK.search(run):
+            out.append(run)
+            continue
+        for part in re.findall(f"[{PY_CJK_CLASS}]+|[^{PY_CJK_CLASS}]+", run):
+            if PY_CJK.match(part):
+                out += [part] if len(part) == 1 else [part[i : i + 2] for i in range(len(part) - 1)]
+            else:
+                out.append(part)
+    return out
 
 
 def phrase_regex(text: str) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from newsarchive.query.analysis import install_macros, phrase_regex, stem, surface_tokens
-from newsarchive.query.index import TITLE_BOOST, has_index
+from newsarchive.query.index import TITLE_BOOST
 from newsarchive.query.parser import (
     And,
     MatchAll,
@@ -32,6 +32,7 @@ from newsarchive.query.parser import (
 from newsarchive.query.sqlmacros import bm25_expr
 
 MAX_PREFIX_TERMS = 200
+STATS = "SELECT count(*)::DOUBLE AS n, coalesce(avg(dl), 1)::DOUBLE AS avgdl FROM qi_docs"
 
 
 class QueryError(ValueError):
@@ -127,7 +128,7 @@ class Compiler:
         return (
             f"SELECT p.docid, sum({score}) AS score FROM qi_post p "
             f"JOIN (SELECT termid, count(*) AS df FROM qi_post WHERE termid IN ({inl}) GROUP BY termid) df "
-            f"ON df.termid = p.termid JOIN qi_docs d ON d.docid = p.docid CROSS JOIN qi_stats st "
+            f"ON df.termid = p.termid JOIN qi_docs d ON d.docid = p.docid CROSS JOIN ({STATS}) st "
             f"WHERE p.termid IN ({inl}){cond} GROUP BY p.docid"
         )
 
@@ -136,7 +137,7 @@ class Compiler:
             return "SELECT docid, 0.0 AS score FROM qi_docs"
         if isinstance(node, Term):
             if node.field in (None, "title", "text"):
-                toks = surface_tokens(self.con, node.text)
+                toks = surface_tokens(node.text)
                 if not toks:
                     raise QuerySyntaxError(f"no searchable word in {node.text!r}", node.pos)
                 if len(toks) > 1 and not node.prefix:
@@ -148,7 +149,7 @@ class Compiler:
         if isinstance(node, Phrase):
             if node.field in ("author", "outlet", "collection", "lang", "section", "url", "story"):
                 return f"SELECT docid, 0.0 AS score FROM qi_docs WHERE {self.meta(node)}"
-            toks = surface_tokens(self.con, node.text)
+            toks = surface_tokens(node.text)
             if not toks:
                 raise QuerySyntaxError("empty phrase", node.pos)
             parts = [self.words(self.termids(t), node.field) for t in dict.fromkeys(toks)]
@@ -266,13 +267,14 @@ def scope_sql(scope: Scope, alias: str = "d") -> str:
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    if not has_index(con):
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'qi_docs'), "
+        "(SELECT count(*) FROM duckdb_functions() WHERE function_name = 'qi_words')"
+    ).fetchone()
+    if not row[0]:
         raise QueryError("no query index in this archive yet; run: newsarchive search --rebuild")
-    install_macros(con)
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW qi_stats AS "
-        "SELECT count(*)::DOUBLE AS n, coalesce(avg(dl), 1)::DOUBLE AS avgdl FROM qi_docs"
-    )
+    if not row[1]:
+        install_macros(con)
 
 
 def matches_sql(

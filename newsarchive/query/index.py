@@ -62,11 +62,19 @@ def has_index(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables and stored macros once (a merge then only reads the version row)."""
+    if has_index(con):
+        try:
+            if _meta(con, "schema", "") == VERSION:
+                return
+        except duckdb.Error:
+            pass
     con.execute(DDL)
     install_macros(con)
     from newsarchive.query.sqlmacros import install_sql_macros
 
     install_sql_macros(con)
+    _set_meta(con, "schema", VERSION)
 
 
 def _meta(con: duckdb.DuckDBPyConnection, key: str, default: str = "") -> str:
@@ -238,6 +246,7 @@ def rebuild_index(
     try:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         for t in TABLES:
             con.execute("DROP VIEW IF EXISTS qi_post")
             con.execute(f"DROP TABLE IF EXISTS {t}")

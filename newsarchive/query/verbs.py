@@ -46,9 +46,9 @@ def search(
         raise QueryError("--collapse takes: story")
     sql, node = matches_sql(con, q, scope, all_versions)
     con.execute(f"CREATE OR REPLACE TEMP TABLE qi_hits AS {sql}")
-    story_join = ""
+    stories = _has_table(con, "story_members")
     if collapse == "story":
-        if not _has_table(con, "story_members"):
+        if not stories:
             raise QueryError(
                 "--collapse story needs stories, which are not built in this archive yet "
                 "(no story_members table)"
@@ -64,7 +64,7 @@ def search(
     order = (
         "h.score DESC, d.ts DESC" if sort == "relevance" else "d.ts DESC NULLS LAST, h.score DESC"
     )
-    if _has_table(con, "story_members"):
+    if stories:
         story_join = "(SELECT min(s.story_id) FROM story_members s WHERE s.article_id = a.id)"
     else:
         story_join = "NULL"
@@ -80,10 +80,11 @@ def search(
         ORDER BY {order.replace("h.score", "top.score").replace("d.ts", "top.ts")}, top.docid
         """
     ).fetchall()
-    words = _highlight_words(con, node)
+    stems, prefixes, langs = _highlight_words(con, node)
+    words = (stems, prefixes)
     hits = []
     for r in rows:
-        snip, marks = snippet(r[7] or r[4] or "", words)
+        snip, marks = snippet(r[7] or r[4] or "", words, langs)
         hits.append(
             Hit(
                 article_id=r[0], capture_id=r[1], url=r[2], outlet=r[3], title=r[4],
@@ -95,8 +96,10 @@ def search(
     return SearchResult(total, hits)
 
 
-def _highlight_words(con: duckdb.DuckDBPyConnection, node) -> tuple[set[str], list[str]]:
-    """(stems of the query's positive words, prefixes) for snippet marking."""
+def _highlight_words(
+    con: duckdb.DuckDBPyConnection, node
+) -> tuple[set[str], list[str], tuple[str, ...]]:
+    """(stems of the query's positive words, prefixes, languages) for snippet marking."""
     from newsarchive.query.engine import Compiler
 
     comp = Compiler(con)
@@ -115,7 +118,7 @@ def _highlight_words(con: duckdb.DuckDBPyConnection, node) -> tuple[set[str], li
                 stems.add(stem(lang, tok))
         if isinstance(t, Phrase):
             stems.update(toks)
-    return stems, prefixes
+    return stems, prefixes, tuple(comp.langs())
 
 
 def _token_spans(text: str) -> list[tuple[int, int, str]]:
@@ -130,7 +133,9 @@ def _token_spans(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def snippet(text: str, words: tuple[set[str], list[str]]) -> tuple[str, list[tuple[int, int]]]:
+def snippet(
+    text: str, words: tuple[set[str], list[str]], langs: tuple[str, ...] = ("en",)
+) -> tuple[str, list[tuple[int, int]]]:
     """At most SNIPPET_MAX characters around the densest run of query words, and the
     (start, end) offsets of the matched words inside the snippet."""
     from newsarchive.query.analysis import stem
@@ -139,6 +144,7 @@ def snippet(text: str, words: tuple[set[str], list[str]]) -> tuple[str, list[tup
     text = " ".join(text.split())
     spans = _token_spans(text[:50000])
     cjk_q = {w for w in stems if PY_CJK.search(w)}
+    firsts = {w[:3] for w in stems}  # stem only words that could match
     hits = []
     for s, e, w in spans:
         if PY_CJK.search(w):
@@ -147,7 +153,7 @@ def snippet(text: str, words: tuple[set[str], list[str]]) -> tuple[str, list[tup
         elif (
             w in stems
             or any(w.startswith(p) for p in prefixes)
-            or any(stem(lang, w) in stems for lang in ("en",))
+            or (w[:3] in firsts and any(stem(lang, w) in stems for lang in langs))
         ):
             hits.append((s, e))
     if not hits:

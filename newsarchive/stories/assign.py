@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from newsarchive.stories.detector import Detector, story_id
-from newsarchive.stories.features import featurize
+from newsarchive.stories.features import Features, featurize
 
 
 class LineError(ValueError):
@@ -56,27 +56,70 @@ def parse_line(line: str) -> dict:
     }
 
 
-def assign_lines(
-    lines: Iterable[str], on_error: Callable[[int, str], None], detector: Detector | None = None
-) -> Iterator[dict]:
-    """Cluster the lines; yields one output record per valid line (input order)."""
-    det = detector or Detector()
-    order: list[str] = []
-    seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+def _prepare(chunk: list[tuple[int, str]]) -> list[tuple]:
+    """Worker: parse and sketch lines -> (line number, error) or (line number, record,
+    sketch bytes or None)."""
+    out: list[tuple] = []
+    for n, line in chunk:
         try:
             rec = parse_line(line)
         except LineError as exc:
-            on_error(n, str(exc))
+            out.append((n, str(exc)))
             continue
-        if rec["id"] in seen:
-            on_error(n, f"duplicate id {rec['id']!r} (first occurrence kept)")
-            continue
-        seen.add(rec["id"])
-        order.append(rec["id"])
-        det.add(rec["id"], featurize(rec["text"], rec["title"]), rec["published"], rec["outlet"])
+        f = featurize(rec.pop("text"), rec["title"])
+        out.append((n, rec, f.to_bytes() if f is not None else None))
+    return out
+
+
+def _chunks(lines: Iterable[str], size: int = 256) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            chunk.append((n, line))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def assign_lines(
+    lines: Iterable[str],
+    on_error: Callable[[int, str], None],
+    detector: Detector | None = None,
+    workers: int = 1,
+) -> Iterator[dict]:
+    """Cluster the lines; yields one output record per valid line (input order). With
+    ``workers`` > 1, lines are parsed and sketched in that many processes; the detector
+    itself runs here, in input order, so the result is the same."""
+    det = detector or Detector()
+    order: list[str] = []
+    seen: set[str] = set()
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=workers)
+        prepared = pool.map(_prepare, _chunks(lines), chunksize=4)
+    else:
+        pool = None
+        prepared = map(_prepare, _chunks(lines))
+    try:
+        for part in prepared:
+            for entry in part:
+                if len(entry) == 2:
+                    on_error(*entry)
+                    continue
+                n, rec, sketch = entry
+                if rec["id"] in seen:
+                    on_error(n, f"duplicate id {rec['id']!r} (first occurrence kept)")
+                    continue
+                seen.add(rec["id"])
+                order.append(rec["id"])
+                f = Features.from_bytes(sketch) if sketch is not None else None
+                det.add(rec["id"], f, rec["published"], rec["outlet"])
+    finally:
+        if pool is not None:
+            pool.shutdown()
     result: dict[str, dict] = {}
     for members in det.stories():
         sid = story_id(members[0].id)

@@ -23,7 +23,7 @@ RELATIONS = ("duplicate", "syndicated", "rewrite")
 # LSH banding (see docs/STORIES.md for the calibration that chose these).
 SHINGLE_BANDS, SHINGLE_ROWS = 16, 4  # over the first 64 values of the shingle signature
 ANCHOR_BANDS, ANCHOR_ROWS = 24, 2  # over the 48 anchor values
-ANCHOR_MIN_HITS = 3  # anchor bands that must collide for a rewrite candidate
+ANCHOR_MIN_HITS = 2  # anchor bands that must collide for a rewrite candidate
 assert SHINGLE_BANDS * SHINGLE_ROWS <= PERMS and ANCHOR_BANDS * ANCHOR_ROWS <= ANCHOR_PERMS
 
 _MIX = np.array(
@@ -35,11 +35,11 @@ _MIX = np.array(
 @dataclass(frozen=True)
 class Thresholds:
     duplicate: float = 0.9  # estimated shingle Jaccard
-    syndicated: float = 0.7  # estimated shingle containment of the smaller text
+    syndicated: float = 0.73  # estimated shingle containment of the smaller text
     rewrite_align: float = 0.55  # share of content words in aligned sentences
     numbers: float = 0.5  # shared numbers / numbers of the smaller text (2 or more)
     rewrite_anchors: float = 0.35  # shared names and numbers / those of the smaller text
-    sentence_match: float = 0.5  # a sentence is aligned when this share of it is covered
+    sentence_match: float = 0.45  # a sentence is aligned when this share of it is covered
 
 
 DEFAULT = Thresholds()
@@ -205,12 +205,16 @@ class Member:
     origin_id: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     id: str
     published: float  # epoch seconds
     outlet: str | None
-    features: Features
+    sketch: bytes  # Features.to_bytes(): one object instead of nine arrays (memory)
+
+    @property
+    def features(self) -> Features:
+        return Features.from_bytes(self.sketch)
 
 
 @dataclass
@@ -237,7 +241,7 @@ class Detector:
         idx = len(self.items)
         sk, ak = band_keys(features)
         pairs = self.verify(features, published, sk, ak)
-        self.items.append(_Item(article_id, published, outlet, features))
+        self.items.append(_Item(article_id, published, outlet, features.to_bytes()))
         self.parent.append(idx)
         self.by_id[article_id] = idx
         self.shingle_index.add(sk, idx)
@@ -295,9 +299,9 @@ class Detector:
 
     def nbytes(self) -> int:
         """Approximate memory of the state (sketches, band indexes, bookkeeping)."""
-        per_item = 200  # the _Item, list slots, id string, dict entry
+        per_item = 250  # the _Item, bytes header, list slots, id string, dict entry
         return (
-            sum(it.features.nbytes() + 112 * 7 for it in self.items)
+            sum(len(it.sketch) for it in self.items)
             + per_item * len(self.items)
             + self.shingle_index.nbytes()
             + self.anchor_index.nbytes()
