@@ -120,6 +120,7 @@ next:
     newsarchive sql "SELECT outlet, title, published FROM articles ORDER BY published DESC LIMIT 5" --db {args.db}
     newsarchive search "council vote" --limit 5 --db {args.db}
     newsarchive show URL --text --warc-dir {args.warc_dir}       (any url from the captures table)
+    newsarchive serve --db {args.db} --warc-dir {args.warc_dir}   (browse it: http://127.0.0.1:8000/)
     newsarchive warc check {args.warc_dir}
     newsarchive replay --warc-dir {args.warc_dir}    (browse it at http://127.0.0.1:8080/news/)
     newsarchive export wacz demo.wacz --outlet guardian --db {args.db} --warc-dir {args.warc_dir}
