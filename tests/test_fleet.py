@@ -23,14 +23,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 DELAY = 0.02  # fleet-wide seconds between two requests to one host
-GUARD = 0.05
-SCALE = int(os.environ.get("NEWSARCHIVE_FLEET_TEST_SCALE", "340"))  # 30 outlets: > 10^4 pages
-MAX_AGE_DAYS = 1.0  # the crawl window: a third of the replica's 3 days keeps the test short
+GUARD = 0.15  # absorbs a new connection's set-up time on a loaded machine
+# Six outlets of 1700 articles each: a replica of > 10^4 pages, few idle crawlers per worker.
+OUTLETS = ["apnews", "bbc", "guardian", "nypost", "reuters", "telegraph"]
+SCALE = int(os.environ.get("NEWSARCHIVE_FLEET_TEST_SCALE", "1700"))
+MAX_AGE_DAYS = 0.5  # the crawl window: a sixth of the replica's 3 days keeps the test short
 
 
 def _free_port() -> int:
@@ -140,15 +141,16 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
     from newsarchive.registry import load_outlets
     from newsarchive.replica import Replica
 
-    outlets = sorted(load_outlets())
-    replica = Replica(seed=3, articles_per_outlet=SCALE)
+    registry = load_outlets()
+    outlets = OUTLETS
+    replica = Replica(seed=3, articles_per_outlet=SCALE, outlets={k: registry[k] for k in outlets})
     pages = sum(s.total + len(s.extra_numbers) for s in replica.sites.values())
     assert pages >= 10_000
     replica.start()
     try:
         seeded = seed_outlets(redis_url, outlets, prefix="t1")
         assert sum(seeded.seeded.values()) >= len(outlets)
-        args = ("--prefix", "t1")
+        args = ("--prefix", "t1", "--outlets", ",".join(outlets))
         workers = {w: _worker(redis_url, replica, tmp_path, w, *args) for w in "abcd"}
         # Kill one worker mid-crawl, while it holds leases.
         deadline = time.monotonic() + 120
@@ -156,7 +158,7 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
         while time.monotonic() < deadline:
             status = {w.worker: w for w in fleet_status(redis_url, outlets, "t1").workers}
             b = status.get("b")
-            if b and b.pages >= 150 and b.leases > 0:
+            if b and b.pages >= 100 and b.leases > 0:
                 victim_leases = b.leases
                 os.kill(workers["b"].pid, signal.SIGKILL)
                 break
@@ -178,7 +180,7 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
     rows = con.execute("SELECT canonical_url, count(*) FROM articles GROUP BY 1").fetchall()
     counts = dict(rows)
     expected = _expected(replica, sent)
-    assert len(expected) >= 1000
+    assert len(expected) >= 800
     missing = expected - set(counts)
     assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
     twice = {u: n for u, n in counts.items() if n > 1}
@@ -201,9 +203,9 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
         if s.method != "CONNECT":
             by_host[s.host].append(s)
     gaps = []
-    for host, group in by_host.items():
+    for group in by_host.values():
         group.sort(key=lambda s: s.time)
-        gaps += [(b.time - a.time, a.url, b.url) for a, b in zip(group, group[1:])]
+        gaps += [(b.time - a.time, a.url, b.url) for a, b in zip(group, group[1:], strict=False)]
     worst = min(gaps)
     assert worst[0] >= DELAY, f"two requests only {worst[0]:.4f} s apart: {worst[1:]}"
     assert len(sent) >= len(expected)

@@ -25,6 +25,9 @@ def register(subparsers) -> None:
         "--crawl-delay", type=float, default=None, help="add this Crawl-delay to every robots.txt"
     )
     p.add_argument(
+        "--latency", type=float, default=0.0, help="benchmarks: delay every response (seconds)"
+    )
+    p.add_argument(
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             articles_per_outlet=args.scale,
             crawl_delay=args.crawl_delay,
             page_bodies=bodies,
+            latency=args.latency,
         )
         url = replica.start(host=args.host, port=args.port)
     except (OSError, RegistryError) as exc:

@@ -8,7 +8,7 @@ import sys
 
 
 def spawn_replica(
-    scale: int, seed: int = 0, pages: str | None = None
+    scale: int, seed: int = 0, pages: str | None = None, latency: float = 0.0
 ) -> tuple[subprocess.Popen, str]:
     """Start ``newsarchive replica`` on a free loopback port; returns (process, proxy URL)."""
     cmd = [
@@ -25,6 +25,8 @@ def spawn_replica(
     ]
     if pages:
         cmd += ["--pages", pages]
+    if latency:
+        cmd += ["--latency", str(latency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     for _ in range(20):
         line = proc.stdout.readline()
