@@ -209,3 +209,60 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
     worst = min(gaps)
     assert worst[0] >= DELAY, f"two requests only {worst[0]:.4f} s apart: {worst[1:]}"
     assert len(sent) >= len(expected)
+
+
+def test_lease_expires_back_into_queue_and_ack_forgets(redis_url):
+    import scrapy
+    from scrapy.spiderloader import SpiderLoader
+
+    from newsarchive.crawl import crawl_settings
+    from newsarchive.fleet.keys import connect
+    from newsarchive.fleet.queue import LEASE_META, LeasedQueue
+
+    server = connect(redis_url)
+    spider = SpiderLoader.from_settings(crawl_settings()).load("nypost")()
+    q = LeasedQueue(server, spider, "t2:q:nypost")
+    q.lease_seconds = 0.3
+    for i in range(3):
+        q.push(scrapy.Request(f"https://nypost.com/a{i}", callback=spider.parse_article))
+    first = q.pop()
+    second = q.pop()
+    assert first.callback == spider.parse_article and LEASE_META in first.meta
+    assert (len(q), q.leased()) == (1, 2)
+    q.ack(first.meta[LEASE_META])
+    assert q.reap() == 0  # not expired yet
+    q.held.clear()  # as if this worker died: nobody renews the other lease
+    time.sleep(0.4)
+    assert q.reap() == 1
+    assert (len(q), q.leased()) == (2, 0)
+    urls = {q.pop().url, q.pop().url}
+    assert second.url in urls and first.url not in urls
+
+
+def test_run_lock_refuses_second_seed_and_fleet_verb_reports(redis_url, tmp_path):
+    from newsarchive.fleet import RunLockHeld, seed_outlets
+
+    seed_outlets(redis_url, ["bbc"], prefix="t3")
+    with pytest.raises(RunLockHeld):
+        seed_outlets(redis_url, ["bbc", "nypost"], prefix="t3")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, "-m", "newsarchive"]
+    crawl = subprocess.run(
+        [*run, "crawl", "--outlets", "bbc", "--redis", redis_url, "-s",
+         "NEWSARCHIVE_FLEET_PREFIX=t3"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert crawl.returncode == 75 and "still being crawled" in crawl.stderr
+    status = subprocess.run(
+        [*run, "fleet", "--redis", redis_url, "--prefix", "t3"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert status.returncode == 0
+    assert any(
+        line.startswith("bbc") and "(running)" in line for line in status.stdout.splitlines()
+    )
+    bad = subprocess.run(
+        [*run, "fleet", "--redis", "redis://127.0.0.1:1/0"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
