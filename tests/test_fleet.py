@@ -152,23 +152,29 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
         assert sum(seeded.seeded.values()) >= len(outlets)
         args = ("--prefix", "t1", "--outlets", ",".join(outlets))
         workers = {w: _worker(redis_url, replica, tmp_path, w, *args) for w in "abcd"}
-        # Kill one worker mid-crawl, while it holds leases.
-        deadline = time.monotonic() + 120
-        victim_leases = 0
-        while time.monotonic() < deadline:
-            status = {w.worker: w for w in fleet_status(redis_url, outlets, "t1").workers}
-            b = status.get("b")
-            if b and b.pages >= 100 and b.leases > 0:
-                victim_leases = b.leases
-                os.kill(workers["b"].pid, signal.SIGKILL)
-                break
-            time.sleep(0.2)
-        assert victim_leases, "worker b never got going"
-        workers["b"].wait(10)
-        for wid, proc in workers.items():
-            if wid != "b":
-                assert proc.wait(240) == 0, (tmp_path / f"{wid}.log").read_text()[-3000:]
-        assert drained(redis_url, outlets, "t1")
+        try:
+            # Kill one worker mid-crawl, while it holds leases.
+            deadline = time.monotonic() + 120
+            victim_leases = 0
+            while time.monotonic() < deadline:
+                status = {w.worker: w for w in fleet_status(redis_url, outlets, "t1").workers}
+                b = status.get("b")
+                if b and b.pages >= 30 and b.leases > 0:
+                    victim_leases = b.leases
+                    os.kill(workers["b"].pid, signal.SIGKILL)
+                    break
+                time.sleep(0.2)
+            assert victim_leases, "worker b never got going"
+            workers["b"].wait(10)
+            for wid, proc in workers.items():
+                if wid != "b":
+                    assert proc.wait(240) == 0, (tmp_path / f"{wid}.log").read_text()[-3000:]
+            assert drained(redis_url, outlets, "t1")
+        finally:
+            for proc in workers.values():  # never leave a worker behind a failed test
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
         sent = list(replica.sent)
     finally:
         replica.stop()
