@@ -27,7 +27,6 @@ from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 DELAY = 0.02  # fleet-wide seconds between two requests to one host
-GUARD = 0.15  # absorbs a new connection's set-up time on a loaded machine
 # Six outlets of 1700 articles each: a replica of > 10^4 pages, few idle crawlers per worker.
 OUTLETS = ["apnews", "bbc", "guardian", "nypost", "reuters", "telegraph"]
 SCALE = int(os.environ.get("NEWSARCHIVE_FLEET_TEST_SCALE", "1700"))
@@ -97,7 +96,6 @@ def _worker(redis_url: str, replica, tmp: Path, wid: str, *extra: str) -> subpro
         "--until-idle", "2",
         "--lease", "4",
         "-s", f"NEWSARCHIVE_FLEET_DELAY={DELAY}",
-        "-s", f"NEWSARCHIVE_FLEET_DELAY_GUARD={GUARD}",
         "-s", "CONCURRENT_REQUESTS=2",
         "-s", "NEWSARCHIVE_EXTRACT_WORKERS=0",
         "-s", "LOG_LEVEL=WARNING",
