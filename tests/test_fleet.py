@@ -131,7 +131,7 @@ def _expected(replica, sent) -> set[str]:
     return out
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, tmp_path):
     from newsarchive.fleet import fleet_status, seed_outlets
     from newsarchive.fleet.ingest import ingest
