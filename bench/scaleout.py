@@ -88,8 +88,8 @@ def one_round(redis_url: str, proxy: str, n: int, tag: str, work: Path, args) ->
     ingest(out / "spool", out / "archive.duckdb", final=True, fts=False)
     con = duckdb.connect(str(out / "archive.duckdb"), read_only=True)
     n_articles, first, last = con.execute(
-        "SELECT count(*) FILTER (WHERE discovered_via->>'source' NOT IN "
-        "('robots', 'sitemap', 'news_sitemap', 'feed', 'section')), "
+        # Article pages are the HTML 200s: sources are robots, XML and feeds (no sections here).
+        "SELECT count(*) FILTER (WHERE status = 200 AND mime = 'text/html'), "
         "epoch(min(fetched_at)), epoch(max(fetched_at)) FROM captures"
     ).fetchone()
     con.close()
