@@ -35,6 +35,9 @@ def register(subparsers) -> None:
         help="cross-outlet stories (wire copies, republications, rewrites, hard negatives)",
     )
     p.add_argument(
+        "--latency", type=float, default=0.0, help="benchmarks: delay every response (seconds)"
+    )
+    p.add_argument(
         "--pages",
         help="benchmarks: serve the *.html files under this directory as the article pages",
     )
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             page_bodies=bodies,
             now=now,
             faults=faults,
+            latency=args.latency,
         )
         url = replica.start(host=args.host, port=args.port)
     except (OSError, RegistryError, ValueError) as exc:

@@ -244,7 +244,8 @@ def worker_settings(
     }
     middlewares = {
         **base.DOWNLOADER_MIDDLEWARES,
-        "newsarchive.fleet.politeness.FleetPolitenessMiddleware": 555,
+        # Last before the download (closest to the send) and first to see every response.
+        "newsarchive.fleet.politeness.FleetPolitenessMiddleware": 950,
     }
     pipelines = {
         **base.ITEM_PIPELINES,

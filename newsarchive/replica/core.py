@@ -13,6 +13,7 @@ import hashlib
 import ssl
 import tempfile
 import threading
+import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -72,6 +73,7 @@ class Replica:
         page_bodies: list[bytes] | None = None,
         faults: dict[str, list[str]] | None = None,
         stories: int = 0,
+        latency: float = 0.0,
     ):
         if articles_per_outlet < 1:
             raise ValueError("articles_per_outlet must be at least 1")
@@ -83,6 +85,8 @@ class Replica:
         self.now = now.astimezone(UTC)
         self.outlets = outlets if outlets is not None else load_outlets()
         self.crawl_delay = crawl_delay
+        # Benchmarks: seconds every response waits before it is sent (a distant server).
+        self.latency = latency
         # Benchmarks only: serve these real-size HTML documents as the article pages (the
         # ground truth then no longer describes them), so extraction costs what it does live.
         self.page_bodies = page_bodies or []
@@ -349,6 +353,8 @@ class Replica:
     ) -> Response:
         """Answer one request for an absolute URL (the proxy calls this per request)."""
         headers = headers or []
+        if self.latency > 0:
+            time.sleep(self.latency)  # one thread per connection: only this client waits
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         key = self.hosts.get(host)

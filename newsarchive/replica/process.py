@@ -13,6 +13,7 @@ def spawn_replica(
     pages: str | None = None,
     clock: str | None = None,
     faults: str | None = None,
+    latency: float = 0.0,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``newsarchive replica`` on a free loopback port; returns (process, proxy URL)."""
     cmd = [
@@ -33,6 +34,8 @@ def spawn_replica(
         cmd += ["--clock", clock]
     if faults:
         cmd += ["--faults", faults]  # OUTLET:FAULT,... (docs/FAULTS.md)
+    if latency:
+        cmd += ["--latency", str(latency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     for _ in range(20):
         line = proc.stdout.readline()
