@@ -213,7 +213,9 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     assert "sandbox" in headers["content-security-policy"]
 
     replay = browser.evaluate("(document.querySelector('#replay-link') || {}).href || ''")
-    replay_missing = browser.evaluate("(document.querySelector('#replay-missing') || {}).textContent")
+    replay_missing = browser.evaluate(
+        "(document.querySelector('#replay-missing') || {}).textContent"
+    )
 
     # a story across outlets: from its origin article's panel to the story page
     from newsarchive.stories import query as sq
@@ -228,7 +230,9 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     browser.navigate(f"{server}/article?id={urllib.parse.quote(stories[0].origin_article_id)}")
     assert browser.evaluate("document.querySelectorAll('#story-panel li').length") == len(members)
     browser.navigate(browser.evaluate("document.querySelector('#story-link').href"))
-    assert browser.evaluate("document.querySelectorAll('#members li.member').length") == len(members)
+    assert browser.evaluate("document.querySelectorAll('#members li.member').length") == len(
+        members
+    )
     assert browser.evaluate("document.querySelectorAll('#timeline circle.pt').length") == len(
         [m for m in members if m.published]
     )
@@ -281,7 +285,9 @@ def test_version_diff_is_drawn(archive, server, browser):
         pytest.skip("this crawl captured no article twice with different text")
     browser.navigate(f"{server}/article?id={urllib.parse.quote(row[0])}")
     assert (
-        browser.evaluate("document.querySelectorAll('#versions .diff ins, #versions .diff del').length")
+        browser.evaluate(
+            "document.querySelectorAll('#versions .diff ins, #versions .diff del').length"
+        )
         >= 1
     )
 

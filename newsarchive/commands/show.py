@@ -160,6 +160,8 @@ def _save(args: argparse.Namespace, rec, payload: bytes) -> int:
         return 2
     print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
     return 0
+
+
 def _replay_link(url: str, ts14: str) -> str:
     from newsarchive.replay import default_base, replay_url
 

@@ -23,8 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 
 from newsarchive.registry import Outlet, load_outlets
-from newsarchive.replica.faults import FaultPlan
 from newsarchive.replica import assets, markup, xmlfeeds
+from newsarchive.replica.faults import FaultPlan
 from newsarchive.replica.server import Response, SentResponse, start_server
 from newsarchive.replica.site import ArticleTruth, Site
 
