@@ -94,17 +94,18 @@ def run(args: argparse.Namespace) -> int:
         f"newsarchive replica: {len(replica.outlets)} outlets, seed {args.seed}, "
         f"{args.scale} articles each, clock {replica.now.isoformat()}"
     )
+    stop = threading.Event()
+    # Explicit handlers: a backgrounded process inherits SIGINT as ignored, and SIGTERM
+    # (service managers, test harnesses) should stop as cleanly as Ctrl-C. Set before the
+    # lines below: a caller may signal as soon as it reads them.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     for key, plan in replica.fault_plans.items():
         print(f"faults of {key}: {', '.join(plan.faults)} (robots.txt lists them)")
     print(f"proxy: {url}")
     print(f"CA certificate: {replica.ca_file()}")
     print(f"example: https_proxy={url} http_proxy={url} scrapy crawl nypost")
     print("Ctrl-C to stop.", flush=True)
-    stop = threading.Event()
-    # Explicit handlers: a backgrounded process inherits SIGINT as ignored, and SIGTERM
-    # (service managers, test harnesses) should stop as cleanly as Ctrl-C.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         stop.wait()
         print("\nstopping replica", flush=True)
