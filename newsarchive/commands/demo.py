@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
 next:
     newsarchive sql "SELECT outlet, title, published FROM articles ORDER BY published DESC LIMIT 5" --db {args.db}
     newsarchive search "council vote" --limit 5 --db {args.db}
+    newsarchive stories --min-outlets 2 --db {args.db}      (then: newsarchive story ID --diff)
+    newsarchive count "council" --by day --normalize --db {args.db}
     newsarchive show URL --text --warc-dir {args.warc_dir}       (any url from the captures table)
     newsarchive serve --db {args.db} --warc-dir {args.warc_dir}   (browse it: http://127.0.0.1:8000/)
     newsarchive warc check {args.warc_dir}
@@ -168,8 +170,11 @@ def _requisite_table(first: dict, second: dict | None) -> None:
 
 def _show_index(db: str) -> None:
     try:
+        import duckdb
+
         from newsarchive.index.db import connect
-        from newsarchive.index.fts import search
+        from newsarchive.query import search
+        from newsarchive.stories.query import list_stories
     except ImportError as exc:
         print(f"(index not available: {exc})")
         return
@@ -197,8 +202,19 @@ def _show_index(db: str) -> None:
             return
         term = max(sorted(words), key=words.get)
         print(f'\nsearch> "{term}"  (BM25 over title and text)')
-        for hit in search(con, term, limit=3):
+        for hit in search(con, term, limit=3).hits:
             date = hit.published.date() if hit.published else "?"
             print(f"    {hit.title}  [{hit.outlet}, {date}]\n      {hit.url}\n      {hit.snippet}")
+        try:
+            stories = list_stories(con, min_outlets=2, limit=3)
+        except duckdb.Error:  # story detection switched off: no tables
+            stories = []
+        if stories:
+            print("\nstories> the same story across outlets (newsarchive stories --min-outlets 2)")
+            for st in stories:
+                print(
+                    f"    {st.story_id}  {st.size} articles, {len(st.outlets)} outlets, "
+                    f"first: {st.first_outlet}  {st.title or ''}"
+                )
     finally:
         con.close()
