@@ -66,9 +66,7 @@ class WaczResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _where(
-    outlets: tuple[str, ...], since: datetime | None, until: datetime | None, query: str | None
-):
+def _where(outlets: tuple[str, ...], since: datetime | None, until: datetime | None):
     clauses, params = [], []
     if outlets:
         clauses.append(f"a.outlet IN ({', '.join('?' * len(outlets))})")
@@ -79,10 +77,6 @@ def _where(
     if until:
         clauses.append("coalesce(a.published, c.fetched_at) < ?")
         params.append(until)
-    for word in (query or "").split():
-        # Plain text match: every word in the title or text (the query package may refine it).
-        clauses.append("(a.title ILIKE ? OR a.text ILIKE ?)")
-        params.extend([f"%{word}%", f"%{word}%"])
     return (" AND ".join(clauses) or "true"), params
 
 
@@ -94,7 +88,15 @@ def select_pages(
     query: str | None = None,
 ) -> list[Page]:
     """Article captures matching the filters, oldest first."""
-    where, params = _where(outlets, since, until, query)
+    where, params = _where(outlets, since, until)
+    if query:  # the query language of `newsarchive search`, every version of a match
+        from newsarchive.query.engine import Scope, matches_sql
+
+        sql, _ = matches_sql(con, query, Scope(), all_versions=True)
+        where += (
+            " AND a.id IN (SELECT d.article_id FROM qi_docs d "
+            f"WHERE d.docid IN (SELECT docid FROM ({sql})))"
+        )
     rows = con.execute(
         "SELECT a.id, c.url, c.fetched_at, a.title, a.text, c.id, c.warc_filename, "
         "c.warc_offset FROM articles a JOIN captures c ON c.id = a.capture_id "
