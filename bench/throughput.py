@@ -130,6 +130,15 @@ def crawled_pages(tmp: str) -> list[tuple[bytes, str, str | None]]:
     return pages
 
 
+def reindex_rate(tmp: str, workers: int) -> tuple[int, float]:
+    """Pages/s of ``reindex`` over the crawl's WARC files into a fresh archive."""
+    from newsarchive.index.reindex import reindex
+
+    t0 = time.perf_counter()
+    res = reindex([f"{tmp}/warc"], f"{tmp}/re.duckdb", workers=workers, progress=False)
+    return res.articles, time.perf_counter() - t0
+
+
 def extraction_bound(pages: list[tuple[bytes, str, str | None]], workers: int) -> float:
     """Seconds for ``workers`` pool processes alone to extract ``pages`` (pool warmed first)."""
     from newsarchive.extract.pool import ExtractionPool
@@ -151,11 +160,13 @@ def extraction_bound(pages: list[tuple[bytes, str, str | None]], workers: int) -
 def run_rounds(args: argparse.Namespace, proxy: str) -> None:
     outlets = [o for o in args.outlets.split(",") if o]
     ratios, inline_rates, pool_rates, bound_rates = [], [], [], []
+    reindex_ratios: list[float] = []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             stats, _ = crawl(proxy, outlets, args.workers, tmp)
             n, secs = stats["articles"], stats["duration_s"]
             pages = crawled_pages(tmp)
+            re_pages, re_secs = reindex_rate(tmp, args.workers) if args.reindex else (0, 0.0)
         bound_secs = extraction_bound(pages, args.workers)
         with tempfile.TemporaryDirectory() as tmp:
             istats, _ = crawl(proxy, outlets, 0, tmp)
@@ -185,6 +196,8 @@ def run_rounds(args: argparse.Namespace, proxy: str) -> None:
         f"median articles/s  inline {med(inline_rates):.1f}   pool {med(pool_rates):.1f}"
         f"   pool/inline {med(p / q for p, q in zip(pool_rates, inline_rates, strict=True)):.2f}x"
     )
+    if reindex_ratios:
+        print(f"median reindex/bound (pages/s) {med(reindex_ratios):.2f}")
 
 
 def run_all(args: argparse.Namespace, proxy: str) -> None:
@@ -214,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--all", action="store_true", help="every outlet in one process (see above)")
+    ap.add_argument(
+        "--reindex", action="store_true", help="also time `reindex` of each crawl's WARC files"
+    )
     ap.add_argument(
         "--pages",
         default=str(CORPUS) if CORPUS.is_dir() else None,
