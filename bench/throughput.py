@@ -51,19 +51,19 @@ class TreeSampler(threading.Thread):
         self.peak_workers = 0
         self.peak_procs = 0
         self.workers: set[int] = set()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak_rss = max(self.peak_rss, tree_rss(self.pid))
             w = extraction_workers(self.pid)
             self.workers.update(w)
             self.peak_workers = max(self.peak_workers, len(w))
             self.peak_procs = max(self.peak_procs, 1 + len(descendants(self.pid)))
-            self._stop.wait(0.1)
+            self._halt.wait(0.1)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
