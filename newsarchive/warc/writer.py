@@ -60,6 +60,23 @@ DEFAULTS = {
 _WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _on_reactor(fut: Future) -> defer.Deferred:
+    """A Deferred fired in the reactor thread when a thread's future completes."""
+    from twisted.internet import reactor
+
+    d: defer.Deferred = defer.Deferred()
+
+    def fire(f: Future) -> None:
+        exc = f.exception()
+        if exc is None:
+            d.callback(f.result())
+        else:
+            d.errback(exc)
+
+    fut.add_done_callback(lambda f: reactor.callFromThread(fire, f))
+    return d
+
+
 async def drained(crawler) -> None:
     """Wait until every response the crawler's WarcWriter accepted is written and its
     ``capture_recorded`` sent (the index pipeline awaits this before its final merge)."""
@@ -196,7 +213,7 @@ class WarcWriter:
         if self._executor is not None:
             # The writer thread closes the file after the records still queued before it.
             executor, self._executor = self._executor, None
-            done = defer.Deferred.fromFuture(executor.submit(self._close_files))
+            done = _on_reactor(executor.submit(self._close_files))
             done.addBoth(lambda r: (executor.shutdown(wait=False), r)[1])
             return done
         self._close_files()
