@@ -93,6 +93,12 @@ class Backpressure:
                 return
         self._wake_downloads()
 
+    def download_done(self) -> None:
+        """A download finished (page or not): let the next held request re-check. Without
+        this, requests woken for queue room that turn out not to be pages (feeds, images)
+        would leave the rest held with nothing left to wake them."""
+        self._wake_downloads()
+
     def _wake_downloads(self) -> None:
         # As many requests as the queue has room for: waking all at once would let a burst
         # through before the pages of the first ones reach the pipeline.
@@ -203,4 +209,12 @@ class ExtractionBackpressureMiddleware:
         if self.gate.full:
             self.crawler.stats.inc_value("newsarchive/extract/backpressure_waits")
             await self.gate.download_room()
+        return None
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        self.gate.download_done()
+        return response
+
+    def process_exception(self, request: Any, exception: Exception, spider: Any = None) -> None:
+        self.gate.download_done()
         return None
