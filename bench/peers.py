@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-peers"
-FUNDUS = "fundus==0.5.7"
+# fundus 0.5.7 imports a helper that newer curl_cffi releases dropped.
+FUNDUS = ["fundus==0.5.7", "curl_cffi<0.10"]
 CORPUS = ROOT.parent / "shared" / "corpus" / "fundus"
 
 # Runs inside .venv-peers: finds the fundus publisher by domain, crawls, prints JSON.
@@ -49,7 +50,7 @@ def ensure_venv() -> Path:
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if subprocess.run([str(py), "-c", "import fundus"], capture_output=True).returncode:
-        subprocess.run([str(py), "-m", "pip", "install", "-q", FUNDUS], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *FUNDUS], check=True)
     return py
 
 
