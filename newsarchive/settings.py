@@ -58,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.robotsonce.RobotsOnceMiddleware": 110,
     # Below HttpCompressionMiddleware (590): sees article bodies decoded (docs/REPLAY.md).
     "newsarchive.requisites.RequisitesMiddleware": 580,
+    # Holds requests while pages wait for the process's extraction pool (back-pressure).
+    "newsarchive.extract.shared.ExtractionBackpressureMiddleware": 120,
 }
 
 EXTENSIONS = {

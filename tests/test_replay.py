@@ -424,6 +424,28 @@ def test_wacz_full_export_keeps_the_warcs(crawl, tmp_path):
     assert n_pages == len(crawl["pages"])
 
 
+def test_wacz_query_selects_what_search_finds(crawl, tmp_path):
+    from newsarchive.index.db import connect
+    from newsarchive.query import search
+    from newsarchive.replay.wacz import export_wacz
+
+    con = connect(crawl["db"], read_only=True)
+    try:
+        title = con.execute(
+            "SELECT title FROM articles WHERE is_article AND outlet = 'guardian' LIMIT 1"
+        ).fetchone()[0]
+        word = max(title.split(), key=len).strip(".,:;'\"")
+        q = f"title:{word} outlet:guardian"
+        found = {h.url for h in search(con, q, limit=1000, all_versions=True).hits}
+        result = export_wacz(tmp_path / "q.wacz", crawl["warc"], con, query=q)
+    finally:
+        con.close()
+    assert found and result.subset
+    with zipfile.ZipFile(tmp_path / "q.wacz") as z:
+        pages = [json.loads(x) for x in z.read("pages/pages.jsonl").splitlines()[1:]]
+    assert {p["url"] for p in pages} == found
+
+
 def test_export_errors_are_one_line(crawl, tmp_path):
     res = _export(crawl, tmp_path / "x.wacz", "--outlet", "nosuchoutlet")
     assert (

@@ -9,64 +9,54 @@ on so that the index records it. Other items pass through untouched.
 engine keeps crawling while pages are extracted (Scrapy 2.19 deprecates returning a
 Deferred from pipelines; a coroutine is the supported form of the same thing).
 
-Settings: NEWSARCHIVE_EXTRACT_ENABLED (True), NEWSARCHIVE_EXTRACT_WORKERS (cpu count;
+The worker pool is one per crawl process, shared by all spiders, with a bounded number of
+pages in flight (``newsarchive.extract.shared``).
+
+Settings: NEWSARCHIVE_EXTRACT_ENABLED (True), NEWSARCHIVE_EXTRACT_WORKERS (usable cores;
 0 = inline in the reactor thread, for comparison), NEWSARCHIVE_EXTRACT_MAX_TASKS (200),
-NEWSARCHIVE_EXTRACT_TIMEOUT (30 s), NEWSARCHIVE_EXTRACT_TEST_HOOKS (False; tests only).
-Stats: newsarchive/extract/{ok,none,timeout,crash,error,ms_total}.
+NEWSARCHIVE_EXTRACT_TIMEOUT (30 s), NEWSARCHIVE_EXTRACT_MAX_INFLIGHT (2 x workers),
+NEWSARCHIVE_EXTRACT_QUEUE (2 x workers: pages waiting before downloads are held),
+NEWSARCHIVE_EXTRACT_TEST_HOOKS (False; tests only).
+Stats: newsarchive/extract/{ok,none,timeout,crash,error,ms_total,peak_inflight,peak_held},
+newsarchive/extract/backpressure_waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 
+from newsarchive.extract import shared
 from newsarchive.extract.pool import ExtractionError, ExtractionPool, extract_to_dict
 
 STATS = "newsarchive/extract"
 
 
 class ExtractionPipeline:
-    def __init__(
-        self, crawler: Crawler, workers: int, max_tasks: int, timeout: float, test_hooks: bool
-    ) -> None:
+    def __init__(self, crawler: Crawler, config: dict[str, Any]) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.workers = workers
-        self.max_tasks = max_tasks
-        self.timeout = timeout
-        self.test_hooks = test_hooks
+        self.config = config
+        self.workers = config["workers"]
         self.pool: ExtractionPool | None = None
+        self.gate = shared.gate_for(config)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
-        s = crawler.settings
-        if not s.getbool("NEWSARCHIVE_EXTRACT_ENABLED", True):
-            raise NotConfigured("NEWSARCHIVE_EXTRACT_ENABLED is off")
-        workers = s.getint("NEWSARCHIVE_EXTRACT_WORKERS", os.cpu_count() or 1)
-        if workers < 0:
-            raise NotConfigured("NEWSARCHIVE_EXTRACT_WORKERS must be >= 0")
-        pipe = cls(
-            crawler,
-            workers=workers,
-            max_tasks=s.getint("NEWSARCHIVE_EXTRACT_MAX_TASKS", 200),
-            timeout=s.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT", 30.0),
-            test_hooks=s.getbool("NEWSARCHIVE_EXTRACT_TEST_HOOKS", False),
-        )
+        pipe = cls(crawler, shared.extract_config(crawler))
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
 
     def _pool(self) -> ExtractionPool:
-        if self.pool is None:  # started on the first page: crawls without pages pay nothing
-            self.pool = ExtractionPool(
-                self.workers, self.max_tasks, self.timeout, test_hooks=self.test_hooks
-            )
+        # Leased on the first page (crawls without pages pay nothing); every crawler of
+        # the process gets the same pool, see newsarchive.extract.shared.
+        if self.pool is None:
+            self.pool = shared.acquire(self.config, self).pool
         return self.pool
 
     async def process_item(self, item: Any) -> Any:
@@ -84,8 +74,7 @@ class ExtractionPipeline:
             if self.workers == 0:
                 article = self._inline(body, url, outlet, encoding)
             else:
-                fut = self._pool().submit(body, url, outlet, encoding)
-                article = await asyncio.wrap_future(fut)
+                article = await self._extract(body, url, outlet, encoding)
         except ExtractionError as exc:
             self.stats.inc_value(f"{STATS}/{exc.kind}")
             adapter["article"] = None
@@ -98,6 +87,16 @@ class ExtractionPipeline:
         del adapter["body"]
         return item
 
+    async def _extract(self, body: bytes, url: str, outlet: str | None, encoding: str | None):
+        await self.gate.enter()
+        try:
+            fut = self._pool().submit(body, url, outlet, encoding)
+            return await asyncio.wrap_future(fut)
+        finally:
+            self.gate.leave()
+            self.stats.max_value(f"{STATS}/peak_inflight", self.gate.peak)
+            self.stats.max_value(f"{STATS}/peak_held", self.gate.peak_held)
+
     def _inline(self, body: bytes, url: str, outlet: str | None, encoding: str | None):
         try:
             return extract_to_dict(body, url, outlet, encoding)
@@ -106,5 +105,5 @@ class ExtractionPipeline:
 
     def spider_closed(self) -> None:
         if self.pool is not None:
-            self.pool.close(wait=False)
+            shared.release(self.config, self)
             self.pool = None

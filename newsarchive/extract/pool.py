@@ -27,6 +27,7 @@ HANG_MARKER = b"<!--newsarchive-test:hang-->"
 CRASH_MARKER = b"<!--newsarchive-test:crash-->"
 RAISE_MARKER = b"<!--newsarchive-test:raise-->"
 PID_MARKER = b"<!--newsarchive-test:pid-->"
+SLOW_MARKER = b"<!--newsarchive-test:slow-->"  # 0.25 s of "work", then a normal page
 
 
 class ExtractionError(Exception):
@@ -56,6 +57,8 @@ def _test_hook(body: bytes) -> dict | None:
         raise RuntimeError("test hook asked for an exception")
     if head.startswith(PID_MARKER):
         return {"pid": os.getpid()}
+    if head.startswith(SLOW_MARKER):
+        time.sleep(0.25)
     return None
 
 

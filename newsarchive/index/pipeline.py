@@ -144,6 +144,10 @@ class IndexPipeline:
         return item
 
     async def close_spider(self) -> None:
+        from newsarchive.warc.writer import drained
+
+        # Captures still in the WARC writer thread reach the spool before the final merge.
+        await drained(self.crawler)
         self._stop_timer()
         # The final merge and the full-text rebuild take seconds: off the reactor, so the
         # other spiders of the process and their connections close on time meanwhile.

@@ -13,6 +13,9 @@ from __future__ import annotations
 import logging
 import platform
 import socket
+import uuid
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +23,8 @@ from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import defer
 
 from newsarchive import __version__
 from newsarchive.signals import capture_recorded
@@ -49,7 +53,36 @@ DEFAULTS = {
     "NEWSARCHIVE_WARC_REVISITS": True,
     # Bound on URLs remembered from earlier runs for revisit detection.
     "NEWSARCHIVE_WARC_REVISIT_MAX_URLS": 2_000_000,
+    # Digests, gzip and file writes in one writer thread instead of the reactor thread.
+    "NEWSARCHIVE_WARC_THREAD": True,
 }
+
+_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _on_reactor(fut: Future) -> defer.Deferred:
+    """A Deferred fired in the reactor thread when a thread's future completes."""
+    from twisted.internet import reactor
+
+    d: defer.Deferred = defer.Deferred()
+
+    def fire(f: Future) -> None:
+        exc = f.exception()
+        if exc is None:
+            d.callback(f.result())
+        else:
+            d.errback(exc)
+
+    fut.add_done_callback(lambda f: reactor.callFromThread(fire, f))
+    return d
+
+
+async def drained(crawler) -> None:
+    """Wait until every response the crawler's WarcWriter accepted is written and its
+    ``capture_recorded`` sent (the index pipeline awaits this before its final merge)."""
+    writer = _WRITERS.get(crawler)
+    if writer is not None:
+        await maybe_deferred_to_future(writer.flushed())
 
 
 @dataclass(frozen=True)
@@ -130,6 +163,11 @@ class WarcWriter:
         self._registry = None
         self._hosts: dict[str, str] | None = None
         self._failed = False
+        self.threaded = s.getbool("NEWSARCHIVE_WARC_THREAD", DEFAULTS["NEWSARCHIVE_WARC_THREAD"])
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending = 0
+        self._waiters: list[defer.Deferred] = []
+        self._thread_stats: list[tuple[str, int]] = []
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -137,6 +175,7 @@ class WarcWriter:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        _WRITERS[crawler] = ext
         return ext
 
     # ------------------------------------------------------------------ lifecycle
@@ -170,11 +209,30 @@ class WarcWriter:
             self.stats.inc_value("newsarchive/warc/recovered_files")
             logger.warning("repaired WARC left open by an earlier run: %s", result)
 
-    def spider_closed(self, spider, reason) -> None:
+    def spider_closed(self, spider, reason):
+        if self._executor is not None:
+            # The writer thread closes the file after the records still queued before it.
+            executor, self._executor = self._executor, None
+            done = _on_reactor(executor.submit(self._close_files))
+            done.addBoth(lambda r: (executor.shutdown(wait=False), r)[1])
+            return done
+        self._close_files()
+        return None
+
+    def _close_files(self) -> None:
         if self.files is not None:
             self.files.rotate()
             for path in self.files.closed:
                 logger.info("WARC file closed: %s", path)
+
+    def flushed(self) -> defer.Deferred:
+        """Fires once nothing is queued for the writer thread."""
+        d: defer.Deferred = defer.Deferred()
+        if self._pending == 0:
+            d.callback(None)
+        else:
+            self._waiters.append(d)
+        return d
 
     def _start_file(self, wf: WarcFile) -> None:
         fields = [
@@ -203,25 +261,72 @@ class WarcWriter:
             extra={"WARC-Filename": wf.name},
         )
         wf.append(built.member)
-        self.stats.inc_value("newsarchive/warc/files")
-        self.stats.inc_value("newsarchive/warc/records")
+        self._inc("newsarchive/warc/files")
+        self._inc("newsarchive/warc/records")
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.threaded:  # applied on the reactor thread, with the capture
+            self._thread_stats.append((key, n))
+        else:
+            self.stats.inc_value(key, n)
 
     # ------------------------------------------------------------------ capture
 
     def response_downloaded(self, response, request, spider) -> None:
         if self._failed or self.files is None:
             return
+        if not self.threaded:
+            try:
+                self._emit(self._capture(response, request))
+            except Exception as exc:  # noqa: BLE001 - recorded, see _failed_capture
+                self._failed_capture(exc, response.url)
+            return
+        # The spider needs the record id and date now (its page item carries them); the
+        # record itself is built, compressed and written by the writer thread, in order.
+        now = datetime.now(UTC)
+        rid = f"<urn:uuid:{uuid.uuid4()}>"
+        request.meta["warc_record"] = {"id": rid, "url": response.url, "fetched_at": now}
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="warc-writer")
+        self._pending += 1
+        fut = self._executor.submit(self._capture, response, request, now, rid)
+        from twisted.internet import reactor
+
+        fut.add_done_callback(lambda f: reactor.callFromThread(self._written, f, response.url))
+
+    def _written(self, fut: Future, url: str) -> None:
+        self._pending -= 1
         try:
-            self._capture(response, request)
-        except OSError as exc:
+            self._emit(fut.result())
+        except Exception as exc:  # noqa: BLE001 - recorded, see _failed_capture
+            self._failed_capture(exc, url)
+        if self._pending == 0:
+            waiters, self._waiters = self._waiters, []
+            for d in waiters:
+                d.callback(None)
+
+    def _failed_capture(self, exc: BaseException, url: str) -> None:
+        self.stats.inc_value("newsarchive/warc/errors")
+        if isinstance(exc, OSError):
+            if self._failed:
+                return
             # The archive is the source of truth: stop rather than crawl on unrecorded.
             self._failed = True
-            self.stats.inc_value("newsarchive/warc/errors")
             logger.error("WARC write failed (%s); closing the spider", exc)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_write_error"))
-        except Exception:
-            self.stats.inc_value("newsarchive/warc/errors")
-            logger.exception("WARC capture of %s failed", response.url)
+        else:
+            logger.error("WARC capture of %s failed", url, exc_info=exc)
+
+    def _emit(self, done: tuple[dict, object, list[tuple[str, int]]]) -> None:
+        capture, request, incs = done
+        for key, n in incs:
+            self.stats.inc_value(key, n)
+        meta = request.meta.get("warc_record")
+        if isinstance(meta, dict) and meta.get("id") == capture["id"]:
+            meta.update(capture)  # the same dict the spider may hold
+        else:
+            request.meta["warc_record"] = capture
+        self.crawler.signals.send_catch_log(signal=capture_recorded, capture=capture)
 
     def _outlet(self, url: str) -> str | None:
         if self._registry is None:
@@ -238,15 +343,21 @@ class WarcWriter:
                 return key
         return None
 
-    def _capture(self, response, request) -> None:
-        now = datetime.now(UTC)
+    def _capture(self, response, request, now: datetime | None = None, rid: str | None = None):
+        """Build and write the records of one capture (in the writer thread when threaded);
+        returns the capture dict, the request and the stats to count."""
+        if self._failed:
+            raise OSError("an earlier WARC write failed")
+        now = now or datetime.now(UTC)
+        self._thread_stats = []
+        incs = self._thread_stats
         url = response.url
         body = response.body
         status = int(response.status)
         headers = [(k, v) for k in response.headers for v in response.headers.getlist(k)]
         head = response_head(response.protocol, status, headers, len(body), method=request.method)
         digest = sha1_b32(body)
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = {"WARC-Record-ID": rid} if rid else {}
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         flags = response.flags or []
@@ -312,11 +423,11 @@ class WarcWriter:
         if rec_type == "response" and body:
             self.index.add(url, Prior(digest, warc_date(now), main.record_id))
 
-        self.stats.inc_value("newsarchive/warc/records", 3)
-        self.stats.inc_value(f"newsarchive/warc/{rec_type}s")
-        self.stats.inc_value("newsarchive/warc/bytes", sum(len(m) for m in group))
+        incs.append(("newsarchive/warc/records", 3))
+        incs.append((f"newsarchive/warc/{rec_type}s", 1))
+        incs.append(("newsarchive/warc/bytes", sum(len(m) for m in group)))
         if isinstance(discovery, dict) and discovery.get("source") == "requisite":
-            self.stats.inc_value("newsarchive/warc/requisite_bytes", sum(len(m) for m in group))
+            incs.append(("newsarchive/warc/requisite_bytes", sum(len(m) for m in group)))
 
         capture = {
             "id": main.record_id,
@@ -334,5 +445,4 @@ class WarcWriter:
             "warc_length": length,
             "discovered_via": discovery if isinstance(discovery, dict) else None,
         }
-        request.meta["warc_record"] = capture
-        self.crawler.signals.send_catch_log(signal=capture_recorded, capture=capture)
+        return capture, request, incs
