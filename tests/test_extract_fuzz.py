@@ -121,4 +121,4 @@ def test_thousand_garbage_inputs_never_raise():
             assert isinstance(art.text, str) and isinstance(art.authors, list)
     assert n == 1000
     assert articles > 500  # most mutations of a real-looking page still give an article
-    assert time.perf_counter() - t0 < 60
+    assert time.perf_counter() - t0 < 240  # a hang guard, generous for parallel test workers

@@ -31,13 +31,20 @@ def test_readers_during_ingest_lose_nothing(tmp_path: Path) -> None:
         while not db.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         while proc.poll() is None:
-            r = cli("sql", "SELECT count(*) FROM captures", "--db", str(db), "--format", "csv")
+            # merges now also update the query index and the stories: allow a long one
+            r = cli(
+                "sql", "SELECT count(*) FROM captures", "--db", str(db), "--format", "csv",
+                "--timeout", "60", timeout=90,
+            )  # fmt: skip
             runs += 1
             if r.returncode:
                 failures.append(r.stderr)
             else:
                 counts.append(int(r.stdout.splitlines()[1]))
-            s = cli("search", "zeppelin river", "--db", str(db), "--limit", "3")
+            s = cli(
+                "search", "zeppelin river", "--db", str(db), "--limit", "3", "--timeout", "60",
+                timeout=90,
+            )  # fmt: skip
             runs += 1
             if s.returncode:
                 failures.append(s.stderr)

@@ -194,8 +194,8 @@ def test_operators_against_the_index(small: Path) -> None:
         assert search(con, "housing").hits[0].article_id.endswith("en4>") or search(
             con, "housing"
         ).hits[0].title.lower().count("housing")
-        with pytest.raises(Exception, match="story_members"):
-            search(con, "story:abc")
+        # story: reads story_members, which every merge fills: an unknown story matches nothing
+        assert search(con, "story:abc").total == 0
     finally:
         con.close()
 

@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1, help="replica seed")
     p.add_argument("--outlets", help="comma-separated outlets (default: all)")
     p.add_argument(
+        "--recrawl",
+        action="store_true",
+        help="then fetch every article again (seen-set off) to show revisits and the WARC bytes "
+        "per article of a second crawl; the archive then holds each article twice, so a demo "
+        "run with it is not idempotent",
+    )
+    p.add_argument(
         "--clock",
         help=f"the replica's and the crawl's 'now' (ISO time; default $NEWSARCHIVE_NOW, "
         f"else {DEMO_CLOCK}): pinned so a second run adds nothing",
@@ -88,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             run = run_recorded(keys, overrides, env, db)
             locks.release()  # the second crawl is a `newsarchive crawl` and takes them itself
-            again = _second_crawl(args, keys, {**env, "NEWSARCHIVE_NOW": clock.isoformat()})
+            again = None
+            if args.recrawl:
+                again = _second_crawl(args, keys, {**env, "NEWSARCHIVE_NOW": clock.isoformat()})
         finally:
             replica.terminate()
             replica.wait(timeout=30)
