@@ -54,7 +54,7 @@ DEFAULTS = {
     # Bound on URLs remembered from earlier runs for revisit detection.
     "NEWSARCHIVE_WARC_REVISIT_MAX_URLS": 2_000_000,
     # Digests, gzip and file writes in one writer thread instead of the reactor thread.
-    "NEWSARCHIVE_WARC_THREAD": True,
+    "NEWSARCHIVE_WARC_THREAD": False,
 }
 
 _WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
