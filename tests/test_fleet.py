@@ -98,6 +98,9 @@ def _worker(redis_url: str, replica, tmp: Path, wid: str, *extra: str) -> subpro
         "-s", f"NEWSARCHIVE_FLEET_DELAY={DELAY}",
         "-s", "CONCURRENT_REQUESTS=2",
         "-s", "NEWSARCHIVE_EXTRACT_WORKERS=0",
+        # pages only: each article's images would go through the fleet's one request in
+        # flight per host (requisites are tested in test_replay.py)
+        "-s", "NEWSARCHIVE_REQUISITES=off",
         "-s", "LOG_LEVEL=WARNING",
         "-s", f"NEWSARCHIVE_MAX_AGE_DAYS={MAX_AGE_DAYS}",
         *extra,
