@@ -29,9 +29,12 @@ pywb: $(PYWB_STAMP)
 # Checking tools the replay tests use (py-wacz, cdxj-indexer, FastWARC): their own virtualenv.
 DEV_VENV := .venv-dev
 DEV_STAMP := $(DEV_VENV)/.installed
+# A venv whose pip came out broken (seen once here) is made again, once.
 $(DEV_STAMP): requirements-dev.lock
 	test -x $(DEV_VENV)/bin/python || $(PYTHON) -m venv $(DEV_VENV)
-	$(DEV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	$(DEV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock || \
+	  { rm -rf $(DEV_VENV) && $(PYTHON) -m venv $(DEV_VENV) && \
+	    $(DEV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock; }
 	touch $(DEV_STAMP)
 
 # ReplayWeb.page's static build (npm package), served on loopback by the WACZ test.
