@@ -11,6 +11,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("warcs", nargs="+", metavar="WARC", help="WARC files or directories")
     p.add_argument("--db", help="archive file (default archive.duckdb or $NEWSARCHIVE_DB)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument(
+        "--extract-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per-page extraction timeout (default: NEWSARCHIVE_EXTRACT_TIMEOUT, 30 s); "
+        "a slower page is recorded in fetch_errors as extract:timeout",
+    )
     p.add_argument("--no-fts", action="store_true", help="skip the full-text index rebuild")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -23,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
 
     db = resolve_db_path(args.db)
     try:
-        result = reindex(args.warcs, db, workers=args.workers, progress=not args.quiet)
+        result = reindex(
+            args.warcs,
+            db,
+            workers=args.workers,
+            progress=not args.quiet,
+            extract_timeout=args.extract_timeout,
+        )
         if not args.no_fts:
             rebuild_fts(db)
         from newsarchive.query.index import rebuild_index

@@ -167,3 +167,25 @@ class ExtractionPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# One single-worker pool per process for callers outside a crawl (``reindex`` workers):
+# the same per-page timeout and worker replacement as the crawl's pool.
+_LOCAL: dict[tuple[int, float], ExtractionPool] = {}
+
+
+def extract_bounded(
+    body: bytes, url: str, outlet_key: str | None, encoding: str | None, timeout: float
+) -> dict[str, Any] | None:
+    """``extract_to_dict`` in this process's one-worker :class:`ExtractionPool`, so that a
+    page taking longer than ``timeout`` seconds raises :class:`ExtractionError` ("timeout")
+    and its worker is killed instead of the caller hanging."""
+    key = (os.getpid(), timeout)
+    pool = _LOCAL.get(key)
+    if pool is None:
+        from multiprocessing.util import Finalize
+
+        pool = _LOCAL[key] = ExtractionPool(1, timeout=timeout)
+        # Process-pool workers leave through os._exit: atexit would never stop this pool.
+        Finalize(pool, pool.close, kwargs={"wait": False}, exitpriority=10)
+    return pool.submit(body, url, outlet_key, encoding).result()

@@ -125,6 +125,9 @@ def scan_file(path: str) -> dict[str, Any]:
                     }
                     captures[rec.id] = cap
                     outlet = outlets.get(cap["outlet"]) if cap["outlet"] else None
+                    if rec.truncated:  # the body is not all there: no article, as in the crawl
+                        errors.append(_truncated_error(rec, cap["outlet"]))
+                        continue
                     if (
                         page_kind(outlet, cap["canonical_url"], cap["status"] or 0, mime)
                         == "article"
@@ -159,6 +162,21 @@ def scan_file(path: str) -> dict[str, Any]:
     return {"captures": [capture_row(c) for c in captures.values()], "jobs": jobs, "errors": errors}
 
 
+def _truncated_error(rec: Any, outlet: str | None) -> dict:
+    """The fetch error a capture with a cut body stands for (the crawl recorded the same)."""
+    why = rec.truncated
+    encoded = bool(rec.http_header_list("Content-Encoding"))
+    kind = "bomb" if why == "length" and encoded else "truncated"
+    detail = f"WARC-Truncated: {why}: the body was not stored in full, so it is not extracted"
+    return error_row(rec.url, kind, detail, outlet, time=rec.date)
+
+
+def _extract_timeout() -> float:
+    from newsarchive import settings
+
+    return float(getattr(settings, "NEWSARCHIVE_EXTRACT_TIMEOUT", 30.0))
+
+
 def _page_response(url: str, rec: Any, payload_rec: Any):
     from scrapy.http import HtmlResponse
 
@@ -172,12 +190,20 @@ def _page_response(url: str, rec: Any, payload_rec: Any):
     )
 
 
-def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) -> list[dict]:
-    """Worker: read each job's record (and a revisit's original payload) and extract it."""
-    from newsarchive.extract.pool import extract_to_dict
+def extract_jobs(
+    jobs: list[dict],
+    payloads: dict[str, tuple[str, int, int]],
+    timeout: float | None = None,
+) -> list[dict]:
+    """Worker: read each job's record (and a revisit's original payload) and extract it,
+    each page within ``timeout`` seconds (default: the crawl's NEWSARCHIVE_EXTRACT_TIMEOUT)."""
+    from newsarchive.extract.pool import ExtractionError, extract_bounded
     from newsarchive.fetcherrors import body_fault, charset_problem
     from newsarchive.urls import canonicalize_url
+    from newsarchive.warc.records import BodyTooLarge
     from newsarchive.warc.scan import read_record
+
+    timeout = timeout or _extract_timeout()
 
     outlets, hosts = _registry()
     out = []
@@ -202,6 +228,9 @@ def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) ->
                     continue
                 payload_rec = read_record(*src)
             response = _page_response(job["url"], rec, payload_rec)
+        except BodyTooLarge as exc:  # a stored gzip bomb: refused as the crawl refuses it
+            out.append({"error": error_row(job["url"], "bomb", str(exc), job["outlet"])})
+            continue
         except Exception as exc:  # noqa: BLE001 - a bad record is recorded, never fatal
             out.append(
                 {
@@ -238,7 +267,14 @@ def extract_jobs(jobs: list[dict], payloads: dict[str, tuple[str, int, int]]) ->
             "outlet": job["outlet"],
         }
         try:
-            article = extract_to_dict(response.body, job["url"], job["outlet"], response.encoding)
+            article = extract_bounded(
+                response.body, job["url"], job["outlet"], response.encoding, timeout
+            )
+        except ExtractionError as exc:  # timeout, crash or error: as the pipeline records it
+            out.append(
+                {"error": error_row(job["url"], f"extract:{exc.kind}", exc.detail, job["outlet"])}
+            )
+            continue
         except Exception as exc:  # noqa: BLE001 - as the pipeline records it
             out.append(
                 {
@@ -273,6 +309,7 @@ def reindex(
     workers: int | None = None,
     progress: bool = True,
     executor: Callable[..., Any] | None = None,
+    extract_timeout: float | None = None,
 ) -> ReindexResult:
     """Rebuild the rows of the given WARC files (replacing those already indexed)."""
     from tqdm import tqdm
@@ -330,7 +367,7 @@ def reindex(
                 for j in chunk
                 if j["refers_to"] in payloads
             }
-            futs.append(pool.submit(extract_jobs, chunk, need))
+            futs.append(pool.submit(extract_jobs, chunk, need, extract_timeout))
         for fut in as_completed(futs):
             part = fut.result()
             for entry in part:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -319,6 +321,11 @@ class Record:
             self.payload, self.http_header_list("Content-Encoding"), limit or DECODE_LIMIT
         )
 
+    @property
+    def truncated(self) -> str | None:
+        """``WARC-Truncated``: why the stored block is shorter than what was received."""
+        return self.header("WARC-Truncated")
+
 
 def _parse_header_lines(lines: list[bytes]) -> list[tuple[str, str]]:
     out = []
@@ -336,6 +343,29 @@ def _parse_header_lines(lines: list[bytes]) -> list[tuple[str, str]]:
     return out
 
 
+def _content_length(rec: Record) -> int:
+    value = rec.header("Content-Length", "") or ""
+    if not value.isdigit():  # also refuses a sign, spaces inside and non-ASCII digits
+        raise WarcFormatError(f"missing or bad WARC Content-Length {value[:40]!r}")
+    return int(value)
+
+
+def header_problem(rec: Record) -> None:
+    """Raise :class:`WarcFormatError` when a mandatory WARC header is missing or unusable
+    (WARC 1.1 section 5): the one check every reader relies on, so that no reader meets a
+    record whose date, type or id it cannot use."""
+    for name in ("WARC-Record-ID", "WARC-Type", "WARC-Date"):
+        if not rec.header(name):
+            raise WarcFormatError(f"no {name} header")
+    date = rec.header("WARC-Date") or ""
+    try:
+        parse_warc_date(date)
+    except (ValueError, OverflowError):
+        raise WarcFormatError(f"WARC-Date {date[:40]!r} is not a date") from None
+    if rec.type in ("response", "revisit", "request") and not rec.url:
+        raise WarcFormatError(f"{rec.type} record without WARC-Target-URI")
+
+
 def parse_records(data: bytes) -> list[Record]:
     """Parse the uncompressed bytes of one gzip member into its record(s)."""
     records = []
@@ -349,10 +379,8 @@ def parse_records(data: bytes) -> list[Record]:
             raise WarcFormatError(f"not a WARC record (starts with {lines[0][:20]!r})")
         headers = _parse_header_lines(lines[1:])
         rec = Record(warc_headers=headers, block=b"")
-        try:
-            length = int(rec.header("Content-Length", ""))
-        except ValueError:
-            raise WarcFormatError("missing or bad WARC Content-Length") from None
+        length = _content_length(rec)
+        header_problem(rec)
         start = end + 4
         block = data[start : start + length]
         if len(block) != length:
@@ -384,60 +412,140 @@ class BodyTooLarge(WarcFormatError):
 
 
 _STEP = 1 << 20
-# What readers of the archive inflate at most (the crawl's own bound is DOWNLOAD_MAXSIZE).
-DECODE_LIMIT = 64 * 1024 * 1024
 
 
-def decode_content(body: bytes, encodings: list[str], limit: int | None = None) -> bytes:
-    """Undo Content-Encoding (gzip, deflate, br, zstd), last applied first.
+def _crawl_limit() -> int:
+    from newsarchive.settings import DOWNLOAD_MAXSIZE
 
-    With ``limit``, gzip and deflate stop with :class:`BodyTooLarge` once the decoded body
-    passes ``limit`` bytes, without inflating the rest; br and zstd are checked after."""
-    codings = [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
-    for coding in reversed(codings):
-        if coding in ("gzip", "x-gzip"):
-            body = _gunzip_all(body, limit)
-        elif coding == "deflate":
-            try:
-                body = _inflate(body, zlib.MAX_WBITS, limit)
-            except zlib.error:
-                body = _inflate(body, -zlib.MAX_WBITS, limit)
-        elif coding == "br":
-            import brotli
+    return DOWNLOAD_MAXSIZE
 
-            body = brotli.decompress(body)
-        elif coding == "zstd":
-            from backports import zstd  # type: ignore[import-not-found]
 
-            body = zstd.decompress(body)
-        elif coding in ("identity", ""):
+# What any reader of the archive inflates at most: the crawl's own bound, so a body the crawl
+# refused is refused by every tool too, and one it accepted decodes everywhere.
+DECODE_LIMIT = _crawl_limit()
+
+
+def _codings(encodings: list[str] | tuple[str, ...]) -> list[str]:
+    return [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
+
+
+def iter_decoded(body: bytes, encodings: list[str]) -> Iterator[bytes]:
+    """Undo Content-Encoding (gzip, deflate, br, zstd; last applied first) as a stream of
+    chunks of at most about 1 MiB: callers decide how much of a body they will hold."""
+    stream: Iterator[bytes] = iter([body] if body else [])
+    for coding in reversed(_codings(encodings)):
+        if coding in ("identity", ""):
             continue
-        else:
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
             raise WarcFormatError(f"unknown Content-Encoding {coding!r}")
-        if limit is not None and len(body) > limit:
-            raise BodyTooLarge(f"body decodes to more than {limit} bytes")
-    return body
+        stream = decoder(stream)
+    return stream
 
 
-def _inflate(body: bytes, wbits: int, limit: int | None) -> bytes:
-    """Inflate every member of ``body``, in steps, stopping once past ``limit`` bytes."""
+def decode_content(body: bytes, encodings: list[str], limit: int | None = DECODE_LIMIT) -> bytes:
+    """The decoded body, refused with :class:`BodyTooLarge` (without inflating the rest)
+    once it passes ``limit`` bytes; ``limit`` 0 or None means no bound."""
+    if not _codings(encodings):
+        return body
     out = bytearray()
-    while body:
-        d = zlib.decompressobj(wbits)
-        data = body
-        while not d.eof:
-            chunk = d.decompress(data, _STEP)
-            data = d.unconsumed_tail
-            out += chunk
-            if limit is not None and len(out) > limit:
-                raise BodyTooLarge(f"body inflates past {limit} bytes (decompression limit)")
-            if not chunk and not data:
-                break
-        if not d.eof:
-            raise zlib.error("compressed body is truncated")
-        body = d.unused_data if wbits > zlib.MAX_WBITS else b""  # gzip: next member
+    for chunk in iter_decoded(body, encodings):
+        out += chunk
+        if limit and len(out) > limit:
+            raise BodyTooLarge(f"body inflates past {limit} bytes (decompression limit)")
     return bytes(out)
 
 
-def _gunzip_all(body: bytes, limit: int | None = None) -> bytes:
-    return _inflate(body, 16 + zlib.MAX_WBITS, limit)
+def inflates_past(body: bytes, encodings: list[str], limit: int) -> bool:
+    """Whether the decoded body is longer than ``limit`` bytes, found by streaming (nothing
+    is kept). A body that does not decode is not "past": other checks report it."""
+    size = 0
+    try:
+        for chunk in iter_decoded(body, encodings):
+            size += len(chunk)
+            if size > limit:
+                return True
+    except Exception:  # noqa: BLE001 - undecodable is not oversized
+        return False
+    return False
+
+
+def _inflate(chunks: Iterator[bytes], wbits: int) -> Iterator[bytes]:
+    """zlib/gzip/raw deflate, every gzip member in turn, ``_STEP`` bytes of output at a time."""
+    d = zlib.decompressobj(wbits)
+    for data in chunks:
+        while data:
+            if d.eof:
+                # gzip: another member follows, unless what is left is trailing junk
+                # (which browsers and Scrapy ignore too). deflate: one stream only.
+                if wbits <= zlib.MAX_WBITS or not data.startswith(b"\x1f\x8b"):
+                    return
+                d = zlib.decompressobj(wbits)
+            out = d.decompress(data, _STEP)
+            data = d.unused_data if d.eof else d.unconsumed_tail
+            if out:
+                yield out
+        while not d.eof:  # output still pending for the input already given
+            out = d.decompress(b"", _STEP)
+            if not out:
+                break
+            yield out
+    if not d.eof:
+        raise zlib.error("compressed body is truncated")
+
+
+def _gunzip_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    return _inflate(chunks, 16 + zlib.MAX_WBITS)
+
+
+def _deflate_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    # "deflate" is a zlib stream by the RFC but raw deflate from some servers: sniff the header.
+    first = next(chunks, b"")
+    zlib_wrapped = (
+        len(first) >= 2 and first[0] & 0x0F == 8 and ((first[0] << 8) | first[1]) % 31 == 0
+    )
+    rest = itertools.chain([first], chunks)
+    return _inflate(rest, zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
+
+
+def _brotli_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    import brotli
+
+    d = brotli.Decompressor()
+    for data in chunks:
+        out = d.process(data, output_buffer_limit=_STEP)
+        while True:
+            if out:
+                yield out
+            if d.can_accept_more_data():
+                break
+            out = d.process(b"", output_buffer_limit=_STEP)
+    if not d.is_finished():
+        raise WarcFormatError("brotli body is truncated")
+
+
+def _zstd_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    from backports import zstd  # type: ignore[import-not-found]
+
+    d = zstd.ZstdDecompressor()
+    for data in chunks:
+        while data or not d.needs_input:
+            if d.eof:
+                return
+            out = d.decompress(data, max_length=_STEP)
+            data = b""
+            if out:
+                yield out
+            elif d.needs_input:
+                break
+    if not d.eof:
+        raise WarcFormatError("zstd body is truncated")
+
+
+_DECODERS = {
+    "gzip": _gunzip_stream,
+    "x-gzip": _gunzip_stream,
+    "deflate": _deflate_stream,
+    "br": _brotli_stream,
+    "zstd": _zstd_stream,
+}

@@ -244,13 +244,15 @@ def _iter_plain(path: str | os.PathLike, parse: bool) -> Iterator[Member]:
                 try:
                     records = parse_records(data)
                 except WarcFormatError as exc:
-                    error = f"bad WARC record: {exc}"
-                else:
-                    if parse:
-                        member.records = records
-                    yield member
+                    # Framed by a valid Content-Length: skip exactly this record.
+                    yield Member(start, span, error=f"bad WARC record: {exc}")
                     start += span
                     continue
+                if parse:
+                    member.records = records
+                yield member
+                start += span
+                continue
             nxt = _find(fh, _RESYNC, start + 1)
             end = nxt if nxt is not None else size
             yield Member(start, end - start, error=error)
@@ -259,7 +261,8 @@ def _iter_plain(path: str | os.PathLike, parse: bool) -> Iterator[Member]:
 
 def split_records(data: bytes) -> list[bytes]:
     """The complete records at the start of uncompressed WARC bytes (stops at the first
-    incomplete or malformed one): what a torn multi-record gzip member still holds."""
+    incomplete one, skips a framed one whose headers are bad): what a torn or partly bad
+    multi-record gzip member still holds."""
     out = []
     pos = 0
     while pos < len(data):
@@ -285,7 +288,8 @@ def split_records(data: bytes) -> list[bytes]:
         try:
             parse_records(data[pos:stop])
         except WarcFormatError:
-            break
+            pos = stop  # framed but with a bad header: dropped, the records after it kept
+            continue
         out.append(data[pos:stop])
         pos = stop
     return out
@@ -387,7 +391,7 @@ def check_record(rec: Record) -> list[str]:
                     f"{rid}: HTTP Content-Length {declared} but {len(rec.payload)} bytes stored"
                 )
         enc = rec.http_header_list("Content-Encoding")
-        if enc and rec.payload:
+        if enc and rec.payload and not rec.truncated:  # a cut body need not decode
             try:
                 decode_content(rec.payload, enc, DECODE_LIMIT)
             except BodyTooLarge:

@@ -36,6 +36,7 @@ from newsarchive.warc.records import (
     build_fields_record,
     build_http_record,
     build_revisit,
+    inflates_past,
     request_head,
     response_head,
     sha1_b32,
@@ -343,6 +344,24 @@ class WarcWriter:
                 return key
         return None
 
+    def _refused_body(self, response, request) -> bool:
+        """A content-encoded body that inflates past the crawl's decompression bound (the
+        limit BoundedDecompressionMiddleware applies next): the crawl refuses it as a bomb."""
+        encodings = [v.decode("latin-1") for v in response.headers.getlist(b"Content-Encoding")]
+        if not encodings or not response.body or request.method == "HEAD":
+            return False
+        limit = request.meta.get(
+            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        )
+        if not limit:
+            return False
+        # No deflate stream inflates more than ~1032-fold: a small gzip body cannot pass the
+        # limit (brotli, zstd and stacked codings can, so those are always measured).
+        codings = [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
+        if codings in (["gzip"], ["x-gzip"], ["deflate"]) and len(response.body) * 1032 <= limit:
+            return False
+        return inflates_past(response.body, encodings, limit)
+
     def _capture(self, response, request, now: datetime | None = None, rid: str | None = None):
         """Build and write the records of one capture (in the writer thread when threaded);
         returns the capture dict, the request and the stats to count."""
@@ -355,13 +374,18 @@ class WarcWriter:
         body = response.body
         status = int(response.status)
         headers = [(k, v) for k in response.headers for v in response.headers.getlist(k)]
+        refused = self._refused_body(response, request)
+        if refused:
+            body = b""  # see docs/SAFETY.md "Refused bodies"
         head = response_head(response.protocol, status, headers, len(body), method=request.method)
         digest = sha1_b32(body)
         extra: dict[str, str] = {"WARC-Record-ID": rid} if rid else {}
         if response.ip_address is not None:
             extra["WARC-IP-Address"] = str(response.ip_address)
         flags = response.flags or []
-        if "dataloss" in flags:
+        if refused:
+            extra["WARC-Truncated"] = "length"
+        elif "dataloss" in flags:
             extra["WARC-Truncated"] = "disconnect"
         elif "download_stopped" in flags:
             extra["WARC-Truncated"] = "unspecified"
