@@ -22,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     for path in paths:
+        skipped: list[str] = []
         try:
-            out = write_index(path)
+            out = write_index(path, skipped)
         except WarcFormatError as exc:
             print(f"FAILED {exc}", file=sys.stderr)
             failed += 1
@@ -34,4 +35,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         lines = sum(1 for _ in open(out, encoding="utf-8"))
         print(f"{out} ({lines} entries)")
+        for line in skipped:
+            print(f"  skipped {path} {line}", file=sys.stderr)
     return 1 if failed else 0

@@ -327,12 +327,15 @@ def entry_for(rec: Record, filename: str, offset: int, length: int) -> CdxjEntry
     )
 
 
-def index_file(path: str | os.PathLike, strict: bool = False) -> list[CdxjEntry]:
+def index_file(
+    path: str | os.PathLike, strict: bool = False, skipped: list[str] | None = None
+) -> list[CdxjEntry]:
     """CDXJ entries for the complete response/revisit records of a WARC file.
 
     ``strict`` raises :class:`WarcFormatError` instead of returning nothing useful: for a
     file that is not a WARC, and for one gzipped as a single stream (no record can be
-    reached by offset, so pywb could not replay it either).
+    reached by offset, so pywb could not replay it either). Broken or bad records are left
+    out; ``skipped`` gets one line (offset, what is wrong) for each.
     """
     if strict:
         warc_format(path)
@@ -342,6 +345,8 @@ def index_file(path: str | os.PathLike, strict: bool = False) -> list[CdxjEntry]
     for m in iter_members(path):
         if m.ok and len(m.records) > 1:
             multi += len(m.records)
+        if not m.ok and skipped is not None:
+            skipped.append(f"offset {m.offset} (+{m.length} bytes): {m.error}")
         if not m.ok or len(m.records) != 1:
             continue
         e = entry_for(m.records[0], name, m.offset, m.length)
@@ -355,11 +360,11 @@ def index_file(path: str | os.PathLike, strict: bool = False) -> list[CdxjEntry]
     return entries
 
 
-def write_index(path: str | os.PathLike) -> Path:
+def write_index(path: str | os.PathLike, skipped: list[str] | None = None) -> Path:
     """Write ``<file>.cdxj`` beside a WARC file; raises WarcFormatError (and writes nothing)
     when the file is not an indexable WARC."""
     p = Path(path)
-    entries = index_file(p, strict=True)
+    entries = index_file(p, strict=True, skipped=skipped)
     return write_cdxj(p.with_name(final_name(p) + ".cdxj"), entries)
 
 
