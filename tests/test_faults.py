@@ -164,8 +164,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_archived_faults_read_back_safely(fault_crawl):
-    """The WARCs keep what was received (the bomb's 1 MB included) and stay valid; reading
-    the bomb back with ``show`` stops at the decompression limit instead of inflating 1 GiB."""
+    """The WARCs stay valid; the bomb's capture keeps its head but not the refused body
+    (``WARC-Truncated: length``), and ``show --html`` says so in one line."""
     tmp, plan = fault_crawl["tmp"], fault_crawl["plan"]
     check = _cli("warc", "check", str(tmp / "warc"), cwd=tmp)
     assert check.returncode == 0, check.stdout + check.stderr

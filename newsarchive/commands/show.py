@@ -75,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     enc = rec.http_header_list("Content-Encoding")
     ctype = rec.http_header("Content-Type")
+    if (args.html or args.text) and cap.payload_record.truncated:
+        print(
+            f"not shown: the body was not stored in full (WARC-Truncated: "
+            f"{cap.payload_record.truncated}, decompression limit); --raw writes what is stored",
+            file=sys.stderr,
+        )
+        return 1
     if args.html or args.text:
         try:
             body = decode_content(cap.payload, enc, DECODE_LIMIT)
