@@ -97,8 +97,12 @@ def _huge_page() -> bytes:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> dict:
+    return build_source(tmp_path_factory.mktemp("badrecords"))
+
+
+def build_source(base: Path) -> dict:
     """warc/bad.warc.gz: warcinfo, good, bad date, good, bomb, huge page, good."""
-    d = tmp_path_factory.mktemp("badrecords") / "warc"
+    d = base / "warc"
     d.mkdir()
     gz = [(b"Content-Encoding", b"gzip")]
     members = [
