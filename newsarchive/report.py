@@ -27,6 +27,8 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
                 for k in ("timeout", "crash", "error")
             ),
             "errors": r.errors,
+            "challenges": int(r.stats.get("newsarchive/fetcherrors/challenge", 0))
+            + int(r.stats.get("newsarchive/index/flagged/challenge", 0)),
             "answered": r.answered,
             # feeds/sitemaps answering 304: nothing new, and no sign of trouble
             "unchanged": r.unchanged,
@@ -130,7 +132,9 @@ def health(
         ]
         base = median(past) if past else None
         codes = o.get("status_counts", {})
-        blocked = int(codes.get("403", 0)) + int(codes.get("429", 0))
+        # bot challenges answer 200 but are blocks too (dropped by the fetch checks, or
+        # flagged by extraction)
+        blocked = int(codes.get("403", 0)) + int(codes.get("429", 0)) + int(o.get("challenges", 0))
         block_rate = blocked / o["pages"] if o["pages"] else 0.0
         failures = int(o.get("extraction_failures", 0))
         fail_rate = failures / o["articles"] if o["articles"] else 0.0
@@ -144,7 +148,9 @@ def health(
         if base and o["found"] == 0 and not o.get("unchanged"):
             warnings.append(f"{key}: no articles found this run (recent median {base:g})")
         if block_rate > error_rate and blocked >= 3:
-            warnings.append(f"{key}: {blocked} of {o['pages']} pages answered 403/429")
+            warnings.append(
+                f"{key}: {blocked} of {o['pages']} pages answered 403/429 or a bot challenge"
+            )
         if fail_rate > extract_rate and failures >= 2:
             warnings.append(f"{key}: extraction failed on {failures} of {o['articles']} pages")
     return report, warnings

@@ -103,3 +103,58 @@ def test_export_parquet(crawled: Path, tmp_path: Path) -> None:
     ).fetchone()[0]
     assert n == len(rows(crawled / "archive.duckdb", "articles"))
     assert (out / "captures").is_dir()
+
+
+def all_tables(db: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in names}
+    finally:
+        con.close()
+
+
+def test_reindex_killed_midway_leaves_the_archive_as_it_was(crawled: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "archive.duckdb"
+    shutil.copy(crawled / "archive.duckdb", db)
+    before = all_tables(db)
+    assert before["articles"]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsarchive",
+            "reindex",
+            str(crawled / "warc"),
+            "--db",
+            str(db),
+            "--workers",
+            "1",
+            "-q",
+            "--no-fts",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    scratch: list[Path] = []
+    deadline = time.monotonic() + 120  # a guard against a hang, not a timing assertion
+    while not scratch and proc.poll() is None and time.monotonic() < deadline:
+        # its spool: the kept rows are copied and WARC rows are being merged in
+        scratch = list(tmp_path.glob("archive.duckdb.reindex-*.spool"))
+        time.sleep(0.01)
+    assert proc.poll() is None, "reindex finished before it could be killed"
+    assert scratch, "reindex never started writing its new file"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert all_tables(db) == before
+    # the next reindex removes the dead one's scratch files and completes
+    r = cli("reindex", str(crawled / "warc"), "--db", str(db), "--workers", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    assert not list(tmp_path.glob("archive.duckdb.reindex-*"))

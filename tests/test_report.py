@@ -38,6 +38,6 @@ def test_blocked_and_extraction_spikes_warn():
     codes = {"200": 10, "403": 4, "429": 6}
     stats = run(thesun=outlet(pages=20, codes=codes), metro=outlet(articles=10, failures=3))
     report, warnings = health(stats, [])
-    assert "thesun: 10 of 20 pages answered 403/429" in warnings
+    assert "thesun: 10 of 20 pages answered 403/429 or a bot challenge" in warnings
     assert "metro: extraction failed on 3 of 10 pages" in warnings
     assert report["thesun"]["blocked_rate"] == 0.5

@@ -1,4 +1,5 @@
-"""``newsarchive reindex``: rebuild the archive's captures and articles from WARC files."""
+"""``newsarchive reindex``: rebuild the archive's captures and articles from WARC files,
+into a new file swapped in only when complete."""
 
 from __future__ import annotations
 
@@ -25,12 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
     from newsarchive.index.db import ArchiveError, resolve_db_path
     from newsarchive.index.fts import rebuild_fts
     from newsarchive.index.reindex import reindex
 
     db = resolve_db_path(args.db)
     try:
+        # built in a new file and renamed over the archive when complete (query index and
+        # stories included): a kill leaves the old archive as it was
         result = reindex(
             args.warcs,
             db,
@@ -39,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
             extract_timeout=args.extract_timeout,
         )
         if not args.no_fts:
-            rebuild_fts(db)
-        from newsarchive.query.index import rebuild_index
-
-        rebuild_index(db)  # reindex replaced article rows: the query index starts afresh
-    except (FileNotFoundError, ArchiveError, RuntimeError) as exc:
+            rebuild_fts(db)  # a side file, itself replaced atomically
+    except (OSError, ArchiveError, RuntimeError, duckdb.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in result.error_details[:20]:

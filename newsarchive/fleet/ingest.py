@@ -6,20 +6,20 @@ segments belong to live writers and are left alone, unless their worker is known
 heartbeat in Redis) or ``final`` is set: they are then sealed, a torn last line cut.
 
 A page can be fetched twice when a worker dies holding its lease. Its second capture is a
-``revisit`` (the revisit index is shared in Redis), and ingest keeps one article per
-canonical URL and payload digest: a re-fetch of unchanged content is never a second
-article. Changed content (an update) is a new capture with a new digest, kept as before.
+``revisit`` (the revisit index is shared in Redis); the merge keeps one article per
+canonical URL and payload digest (:mod:`newsarchive.index.versions`, the rule the crawl
+and ``reindex`` follow too): a re-fetch of unchanged content is never a second article.
+Changed content (an update) is a new capture with a new digest, kept as before.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsarchive.index.spool import OPEN, SEALED, merge_spool
+from newsarchive.index.spool import OPEN, merge_spool
 
 logger = logging.getLogger(__name__)
 SUFFIX = ".spool"
@@ -49,19 +49,6 @@ def _seal_orphans(directory: Path) -> int:
     return n
 
 
-def _article_ids(directory: Path) -> set[str]:
-    ids: set[str] = set()
-    for p in directory.glob(f"*.articles{SEALED}"):
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("id"):
-                ids.add(row["id"])
-    return ids
-
-
 def worker_spools(spool_root: str | os.PathLike) -> dict[str, Path]:
     root = Path(spool_root)
     if not root.is_dir():
@@ -88,7 +75,6 @@ def ingest(
     result = IngestResult()
     spools = worker_spools(spool_root)
     stats: dict[str, int] = {}
-    new_ids: set[str] = set()
     con = connect(db_path, read_only=False, timeout=timeout)
     try:
         for worker, directory in spools.items():
@@ -98,11 +84,9 @@ def ingest(
                 result.recovered += _seal_orphans(directory)
             else:
                 result.left_open += len(list(directory.glob(f"*{OPEN}")))
-            new_ids |= _article_ids(directory)
             merge_spool(directory.with_name(directory.name[: -len(SUFFIX)]), con, stats, False)
         result.rows = {k[5:]: v for k, v in stats.items() if k.startswith("rows/")}
-        if new_ids:
-            result.duplicates_dropped = _drop_refetched(con, new_ids)
+        result.duplicates_dropped = stats.get("refetched_dropped", 0)
     finally:
         con.close()
     if fts and result.rows.get("articles"):
@@ -110,30 +94,3 @@ def ingest(
 
         rebuild_fts(db_path, timeout=timeout)
     return result
-
-
-def _drop_refetched(con, new_ids: set[str]) -> int:
-    """Delete just-ingested articles whose canonical URL and payload an older article has."""
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _ingested (id VARCHAR)")
-    con.execute("DELETE FROM _ingested")
-    con.executemany("INSERT INTO _ingested VALUES (?)", [(i,) for i in sorted(new_ids)])
-    dup = con.execute(
-        """
-        SELECT id FROM (
-            SELECT a.id, row_number() OVER (
-                PARTITION BY a.canonical_url, c.payload_digest
-                ORDER BY c.fetched_at, a.id) AS n
-            FROM articles a JOIN captures c ON c.id = a.capture_id
-            WHERE (a.canonical_url, c.payload_digest) IN (
-                SELECT a2.canonical_url, c2.payload_digest
-                FROM articles a2 JOIN captures c2 ON c2.id = a2.capture_id
-                WHERE a2.id IN (SELECT id FROM _ingested))
-        ) WHERE n > 1 AND id IN (SELECT id FROM _ingested)
-        """
-    ).fetchall()
-    if dup:
-        con.execute("BEGIN TRANSACTION")
-        con.executemany("DELETE FROM articles WHERE id = ?", dup)
-        con.execute("COMMIT")
-        logger.info("ingest: %d re-fetched duplicate article(s) kept as captures only", len(dup))
-    return len(dup)

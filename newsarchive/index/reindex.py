@@ -22,7 +22,8 @@ from typing import Any
 
 from newsarchive.index.db import connect
 from newsarchive.index.rows import article_row, capture_row, error_row
-from newsarchive.index.spool import Spool
+from newsarchive.index.schema import TABLES
+from newsarchive.index.spool import Spool, spool_dir
 
 CHUNK = 16
 
@@ -303,6 +304,69 @@ def _warc_paths(inputs: Iterable[str]) -> list[Path]:
     return out
 
 
+def build_path(db_path: Path) -> Path:
+    """The scratch archive a reindex of ``db_path`` builds before swapping it in."""
+    return db_path.with_name(f"{db_path.name}.reindex-{os.getpid()}")
+
+
+def _remove_build(build: Path) -> None:
+    import shutil
+
+    for p in (build, Path(f"{build}.wal"), Path(f"{build}.fts")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(spool_dir(build), ignore_errors=True)
+
+
+def clean_stale_builds(db_path: Path) -> list[Path]:
+    """Remove scratch archives (and their WAL and spool) left by a killed reindex."""
+    from newsarchive.index.spool import pid_alive
+
+    gone = []
+    for p in db_path.parent.glob(f"{db_path.name}.reindex-*"):
+        pid = p.name[len(db_path.name) + len(".reindex-") :].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
+            continue
+        build = p.with_name(f"{db_path.name}.reindex-{pid}")
+        if build not in gone:
+            _remove_build(build)
+            gone.append(build)
+    return gone
+
+
+def _copy_kept(mem: Any, names: list[str]) -> None:
+    """Rows of the held archive ``src`` that these WARC files do not rebuild, into ``new``.
+
+    Captures and articles of other WARC files, every fetch error, run and meta row. Stories
+    and the query index are derived: they are built again on the new file."""
+    mem.execute("CREATE TEMP TABLE _names AS SELECT unnest(?::VARCHAR[]) AS name", [names])
+    tables = {
+        r[0]
+        for r in mem.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'"
+        ).fetchall()
+    }
+    ours = "SELECT id FROM src.captures WHERE warc_filename IN (SELECT name FROM _names)"
+    where = {
+        "captures": f"WHERE id NOT IN ({ours})",
+        "articles": f"WHERE capture_id IS NULL OR capture_id NOT IN ({ours})",
+    }
+    for table in (*TABLES, "index_meta"):
+        if table in tables:
+            mem.execute(
+                f"INSERT INTO new.{table} BY NAME SELECT * FROM src.{table} "
+                f"{where.get(table, '')} ON CONFLICT DO NOTHING"
+            )
+    mem.execute("DROP TABLE _names")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def reindex(
     inputs: list[str],
     db_path: str | os.PathLike,
@@ -310,82 +374,156 @@ def reindex(
     progress: bool = True,
     executor: Callable[..., Any] | None = None,
     extract_timeout: float | None = None,
+    query_index: bool = True,
 ) -> ReindexResult:
-    """Rebuild the rows of the given WARC files (replacing those already indexed)."""
+    """Rebuild the rows of the given WARC files, atomically.
+
+    A new archive is built next to ``db_path`` (``<db>.reindex-<pid>``): the rows the old
+    archive keeps (other WARC files, fetch errors, runs), then the rows these WARC files
+    give, stories and (``query_index``) the query index. Only when it is complete is it
+    renamed over ``db_path``. The old archive is held (read-only) from the copy to the
+    rename, so no crawl merges into it meanwhile: their rows wait in the spool and reach
+    the new file. A kill at any moment leaves the old archive as it was; the scratch files
+    are removed by the next reindex.
+    """
+    import duckdb
     from tqdm import tqdm
 
+    from newsarchive.index.db import ArchiveError
+    from newsarchive.index.fts import _attach_source, _q
+    from newsarchive.index.schema import ensure_schema
+
     paths = _warc_paths(inputs)
+    db_path = Path(db_path)
+    clean_stale_builds(db_path)
     result = ReindexResult(files=len(paths))
     names = sorted({_final_name(p) for p in paths})
-    con = connect(db_path, read_only=False, timeout=60)
-    try:  # rebuild, don't merge: drop what these files produced before
-        con.execute("BEGIN TRANSACTION")
-        con.execute(
-            "DELETE FROM articles WHERE capture_id IN (SELECT id FROM captures WHERE "
-            "warc_filename IN (SELECT unnest(?::VARCHAR[])))",
-            [names],
-        )
-        con.execute(
-            "DELETE FROM captures WHERE warc_filename IN (SELECT unnest(?::VARCHAR[]))", [names]
-        )
-        con.execute("COMMIT")
-    finally:
-        con.close()
-    spool = Spool(db_path)
+    build = build_path(db_path)
+    _remove_build(build)
     workers = workers or os.cpu_count() or 1
+    swapped = False
+    mem = None
+    saved_qi = os.environ.get("NEWSARCHIVE_QUERY_INDEX")
+    with (executor or ProcessPoolExecutor)(max_workers=workers) as pool:
+        pool.submit(os.getpid).result()  # workers start before any archive is held
+        try:
+            mem = duckdb.connect()
+            new = duckdb.connect(str(build))
+            ensure_schema(new)
+            new.close()
+            if db_path.exists():
+                # fold the old archive's spool and WAL in, then hold it until the rename
+                connect(db_path, read_only=False, timeout=60).close()
+                _attach_source(mem, db_path, 60.0)  # as "src", read-only
+                mem.execute(f"ATTACH '{_q(build)}' AS new")
+                _copy_kept(mem, names)
+                mem.execute("DETACH new")
+            # the query index is built once at the end, not at every merge
+            os.environ["NEWSARCHIVE_QUERY_INDEX"] = "0"
+            _rebuild_rows(paths, build, pool, result, progress, tqdm, extract_timeout)
+            if saved_qi is None:
+                os.environ.pop("NEWSARCHIVE_QUERY_INDEX", None)
+            else:
+                os.environ["NEWSARCHIVE_QUERY_INDEX"] = saved_qi
+            if query_index:
+                from newsarchive.query.index import rebuild_index
+
+                rebuild_index(build)
+            con = connect(build, read_only=False, timeout=0)
+            con.execute("CHECKPOINT")
+            con.close()
+            if (
+                Path(f"{build}.wal").exists()
+                or spool_dir(build).exists()
+                and any(spool_dir(build).iterdir())
+            ):
+                raise ArchiveError(f"the rebuilt archive {build} is not complete; kept the old")
+            if Path(f"{db_path}.wal").exists():
+                # a WAL belongs to the file it was written for: renaming another file under
+                # it would replay foreign pages into the new archive
+                raise ArchiveError(f"{db_path}.wal exists; open the archive once, then retry")
+            _fsync(build)
+            os.replace(build, db_path)
+            _fsync(db_path.parent)
+            swapped = True
+        finally:
+            if saved_qi is None:
+                os.environ.pop("NEWSARCHIVE_QUERY_INDEX", None)
+            else:
+                os.environ["NEWSARCHIVE_QUERY_INDEX"] = saved_qi
+            if mem is not None:
+                mem.close()  # releases the old file (already replaced when swapped)
+            if not swapped:
+                _remove_build(build)
+            else:
+                import shutil
+
+                shutil.rmtree(spool_dir(build), ignore_errors=True)
+    return result
+
+
+def _rebuild_rows(
+    paths: list[Path],
+    build: Path,
+    pool: Any,
+    result: ReindexResult,
+    progress: bool,
+    tqdm: Any,
+    extract_timeout: float | None = None,
+) -> None:
+    """Scan and extract the WARC files into the archive at ``build`` through its spool."""
+    spool = Spool(build)
+    stats: dict[str, int] = {}
     bar = tqdm(total=len(paths), unit="file", desc="scan", disable=not progress, file=sys.stderr)
     jobs: list[dict] = []
     payloads: dict[str, tuple[str, int, int]] = {}
-    with (executor or ProcessPoolExecutor)(max_workers=workers) as pool:
-        futures = {pool.submit(scan_file, str(p)): p for p in paths}
-        for fut in as_completed(futures):
-            part = fut.result()
-            for row in part["captures"]:
-                spool.append("captures", row)
-                if row["record_type"] == "response":
-                    path = futures[fut]
-                    payloads[row["id"]] = (str(path), row["warc_offset"], row["warc_length"])
-            for row in part["errors"]:
-                spool.append("fetch_errors", row)
-                result.error_details.append(f"{row['url']}: {row['detail']}")
-            result.captures += len(part["captures"])
-            result.errors += len(part["errors"])
-            jobs += part["jobs"]
-            bar.update(1)
-            if spool.pending >= 5000:
-                spool.seal()
-                spool.try_merge(timeout=0)
-        bar.close()
-        bar = tqdm(
-            total=len(jobs), unit="page", desc="extract", disable=not progress, file=sys.stderr
-        )
-        chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-        futs = []
-        for chunk in chunks:
-            need = {
-                j["refers_to"]: payloads[j["refers_to"]]
-                for j in chunk
-                if j["refers_to"] in payloads
-            }
-            futs.append(pool.submit(extract_jobs, chunk, need, extract_timeout))
-        for fut in as_completed(futs):
-            part = fut.result()
-            for entry in part:
-                if "article" in entry:
-                    spool.append("articles", entry["article"])
-                    result.articles += 1
-                else:
-                    spool.append("fetch_errors", entry["error"])
-                    result.errors += 1
-                    result.error_details.append(
-                        f"{entry['error']['url']}: {entry['error']['detail']}"
-                    )
-            bar.update(len(part))
-            if spool.pending >= 5000:
-                spool.seal()
-                spool.try_merge(timeout=0)
-        bar.close()
+    futures = {pool.submit(scan_file, str(p)): p for p in paths}
+    for fut in as_completed(futures):
+        part = fut.result()
+        for row in part["captures"]:
+            spool.append("captures", row)
+            if row["record_type"] == "response":
+                path = futures[fut]
+                payloads[row["id"]] = (str(path), row["warc_offset"], row["warc_length"])
+        for row in part["errors"]:
+            spool.append("fetch_errors", row)
+            result.error_details.append(f"{row['url']}: {row['detail']}")
+        result.captures += len(part["captures"])
+        result.errors += len(part["errors"])
+        jobs += part["jobs"]
+        bar.update(1)
+        if spool.pending >= 5000:
+            _merge(spool, stats)
+    bar.close()
+    # captures are all in before any article: the version rule sees every capture
+    _merge(spool, stats)
+    bar = tqdm(total=len(jobs), unit="page", desc="extract", disable=not progress, file=sys.stderr)
+    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    futs = []
+    for chunk in chunks:
+        need = {
+            j["refers_to"]: payloads[j["refers_to"]] for j in chunk if j["refers_to"] in payloads
+        }
+        futs.append(pool.submit(extract_jobs, chunk, need, extract_timeout))
+    for fut in as_completed(futs):
+        part = fut.result()
+        for entry in part:
+            if "article" in entry:
+                spool.append("articles", entry["article"])
+                result.articles += 1
+            else:
+                spool.append("fetch_errors", entry["error"])
+                result.errors += 1
+                result.error_details.append(f"{entry['error']['url']}: {entry['error']['detail']}")
+        bar.update(len(part))
+        if spool.pending >= 5000:
+            _merge(spool, stats)
+    bar.close()
+    _merge(spool, stats)
+    result.articles -= stats.get("refetched_dropped", 0)
+
+
+def _merge(spool: Spool, stats: dict | None = None) -> None:
     spool.seal()
-    if not spool.try_merge(timeout=120):
-        raise RuntimeError(f"archive {db_path} stayed locked; rows wait in {spool.dir}")
-    return result
+    if not spool.try_merge(timeout=60, stats=stats):
+        raise RuntimeError(f"the scratch archive {spool.db_path} stayed locked")

@@ -15,6 +15,10 @@ from datetime import UTC, datetime
 from newsarchive.index.db import connect
 from newsarchive.index.spool import spool_rows
 
+# Pages that stand in for an article we did not get (a bot challenge, a paywall, an empty
+# page): not archived articles, so the next run fetches the URL again.
+RETRIED = ("challenge", "paywall", "empty")
+
 VERSION_SQL = """
 SELECT a.canonical_url,
        max(coalesce(greatest(
@@ -24,6 +28,7 @@ SELECT a.canonical_url,
            c.fetched_at))
 FROM articles a JOIN captures c ON c.id = a.capture_id
 WHERE a.outlet IN (SELECT unnest(?::VARCHAR[]))
+  AND (a.is_article OR coalesce(a.page_type, '') NOT IN ('challenge', 'paywall', 'empty'))
 GROUP BY 1
 """
 
@@ -67,6 +72,8 @@ def load_seen(
             discovered[row.get("id")] = [_parse(via.get("lastmod")), _parse(via.get("published"))]
     for row in spool_rows(db_path, "articles"):
         if row.get("outlet") not in wanted:
+            continue
+        if not row.get("is_article") and row.get("page_type") in RETRIED:
             continue
         dates = discovered.get(row.get("capture_id"), []) + [
             _parse(row.get("modified")),

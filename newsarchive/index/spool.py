@@ -200,6 +200,23 @@ def _merge_table(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) 
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
 
 
+def _apply_version_rule(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
+    """One article row per (canonical URL, payload): see :mod:`newsarchive.index.versions`.
+    Article ids are capture ids, so the ids of both tables' files say which keys to check."""
+    from newsarchive.index.versions import drop_refetched
+
+    src = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _merged_ids AS SELECT DISTINCT id FROM "
+        f"read_json({src}, format='newline_delimited', columns={{id: 'VARCHAR'}}) "
+        "WHERE id IS NOT NULL"
+    )
+    try:
+        return drop_refetched(con, "_merged_ids")
+    finally:
+        con.execute("DROP TABLE _merged_ids")
+
+
 def _merge_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int]:
     by_table: dict[str, list[Path]] = {}
     for f in files:
@@ -210,6 +227,13 @@ def _merge_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str,
         for table in TABLES:  # captures before articles: a reader never sees an orphan
             if table in by_table:
                 added[table] = _merge_table(con, table, by_table[table])
+        if "articles" in by_table or "captures" in by_table:
+            # an article's id is its capture's id: both tables' ids scope the rule
+            keyed = by_table.get("articles", []) + by_table.get("captures", [])
+            dropped = _apply_version_rule(con, keyed)
+            if dropped:
+                added["articles"] = added.get("articles", 0) - dropped
+                added["refetched_dropped"] = dropped
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -290,9 +314,10 @@ def _merge_spool(
             if stats is not None:
                 stats["transactions"] = stats.get("transactions", 0) + 1
         for t, n in added.items():
-            total += n
+            key = f"rows/{t}" if t in TABLES else t  # refetched_dropped: not a table
+            total += n if t in TABLES else 0
             if stats is not None:
-                stats[f"rows/{t}"] = stats.get(f"rows/{t}", 0) + n
+                stats[key] = stats.get(key, 0) + n
     return total
 
 

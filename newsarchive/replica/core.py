@@ -120,6 +120,8 @@ class Replica:
             else ""
         )
         self._retried: set[str] = set()
+        # Tests: article URL -> "challenge" | "empty", served instead of the page until removed
+        self.stand_ins: dict[str, str] = {}
         self._pub_seq = 0
         self._server = None
         self._thread = None
@@ -387,6 +389,18 @@ class Replica:
         if hit:
             return self._document(site, hit, url, host, headers)
         num = site.lookup(url)
+        if num is not None and url in self.stand_ins:
+            body = (
+                markup.challenge_page(site)
+                if self.stand_ins[url] == "challenge"
+                else "<!DOCTYPE html><html><head><title>Story</title></head><body>"
+                "<article><h1>Story</h1><p>Loading.</p></article></body></html>\n"
+            )
+            return Response(
+                200,
+                [("Content-Type", "text/html; charset=utf-8"), *self._common()],
+                body.encode("utf-8"),
+            )
         if num is not None:
             if url == self._retry_url and url not in self._retried:
                 self._retried.add(url)
