@@ -19,21 +19,24 @@ def run_crawl(
     timeout: float = 300,
     extra_args: tuple[str, ...] = (),
     check: bool = True,
+    entry: tuple[str, ...] = ("-m", "newsarchive"),
+    db: Path | None = None,
+    warc_dir: Path | None = None,
 ) -> dict:
-    """Run ``newsarchive crawl`` for ``outlets`` through ``replica``; return its JSON stats."""
+    """Run ``newsarchive crawl`` for ``outlets`` through ``replica``; return its JSON stats.
+    ``entry`` replaces ``-m newsarchive`` (a script that instruments the crawl process)."""
     stats_path = tmp / f"stats-{len(list(tmp.glob('stats-*.json')))}.json"
     cmd = [
         sys.executable,
-        "-m",
-        "newsarchive",
+        *entry,
         "crawl",
         "--outlets",
         ",".join(outlets),
         "--fast",
         "--db",
-        str(tmp / "archive.duckdb"),
+        str(db or tmp / "archive.duckdb"),
         "--warc-dir",
-        str(tmp / "warc"),
+        str(warc_dir or tmp / "warc"),
         "--stats-json",
         str(stats_path),
         *extra_args,

@@ -149,23 +149,24 @@ class IndexPipeline:
         # Captures still in the WARC writer thread reach the spool before the final merge.
         await drained(self.crawler)
         self._stop_timer()
+        synced = self._sync_warcs()
         # The final merge and the full-text rebuild take seconds: off the reactor, so the
         # other spiders of the process and their connections close on time meanwhile.
-        await maybe_deferred_to_future(threads.deferToThread(self._finish))
+        await maybe_deferred_to_future(threads.deferToThread(self._finish, synced))
 
     def finish(self) -> None:
         """Stop the batch timer, merge what is left and rebuild FTS (blocking, no reactor)."""
         self._stop_timer()
-        self._finish()
+        self._finish(self._sync_warcs())
 
     def _stop_timer(self) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 
-    def _finish(self) -> None:
+    def _finish(self, synced: bool = True) -> None:
         self._merge_done.wait(self.close_timeout)
         with WRITER_LOCK:  # pipelines of one process finish one after another
-            if self.spool.seal():
+            if synced and self.spool.seal():
                 self.stats.inc_value(STATS + "batches")
             key = str(self.db_path)
             if _OPEN.get(key, 1) > 1:
@@ -242,8 +243,19 @@ class IndexPipeline:
         elif self.spool.has_sealed() and self._merge_due():
             self._merge_in_thread()
 
+    def _sync_warcs(self) -> bool:
+        """The durability barrier: the WARC records the pending rows point at are fsync'd
+        before those rows are sealed (and so may be committed). One fsync per batch."""
+        if not self.spool.pending:
+            return True
+        from newsarchive.warc.writer import sync
+
+        return sync(self.crawler)
+
     def _flush(self, timeout: float = 0.0) -> None:
-        if self.spool.seal():
+        # Unsynced rows stay in the open segment: merged after this process is gone, by
+        # which time the WARC file was closed (fsync'd) or repaired to what is on disk.
+        if self._sync_warcs() and self.spool.seal():
             self.stats.inc_value(STATS + "batches")
         if timeout:
             self._merged(self._try_merge(timeout))

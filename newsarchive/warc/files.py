@@ -51,6 +51,7 @@ class WarcFile:
         # A lock tells ``warc repair`` this file is still being written.
         fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.size = 0
+        self._synced = 0
         self.records = 0
         self.entries: list[CdxjEntry] = []
 
@@ -71,6 +72,19 @@ class WarcFile:
         self.size += len(member)
         self.records += 1
         return offset, len(member)
+
+    def sync(self) -> bool:
+        """fsync what was appended since the last sync; False when nothing was new (or the
+        file was closed meanwhile, which fsyncs it)."""
+        if self._fh.closed or self.size == self._synced:
+            return False
+        size = self.size
+        try:
+            os.fsync(self._fh.fileno())
+        except ValueError:  # closed by the writer thread between the check and here
+            return False
+        self._synced = size
+        return True
 
     def close(self, write_index: bool = True) -> Path:
         self._fh.flush()

@@ -529,7 +529,9 @@ def repair_file(
         except BlockingIOError:
             raise FileInUse(f"{p} is being written by a running crawl") from None
         fmt = warc_format(p)
-        plan: list[tuple] = []  # ("copy", offset, length) | ("split", offset, length) | ("gzip", bytes)
+        plan: list[
+            tuple
+        ] = []  # ("copy", offset, length) | ("split", offset, length) | ("gzip", bytes)
         cuts: list[tuple[int, int, str]] = []
         kept = 0
         multi = False

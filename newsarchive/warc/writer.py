@@ -86,6 +86,14 @@ async def drained(crawler) -> None:
         await maybe_deferred_to_future(writer.flushed())
 
 
+def sync(crawler) -> bool:
+    """fsync the WARC file the crawler's writer is appending to (the durability barrier:
+    the index pipeline calls this before it seals a spool batch, so no committed row can
+    point at WARC bytes still only in the page cache). False when the fsync failed."""
+    writer = _WRITERS.get(crawler)
+    return True if writer is None else writer.sync()
+
+
 @dataclass(frozen=True)
 class Prior:
     digest: str
@@ -234,6 +242,21 @@ class WarcWriter:
         else:
             self._waiters.append(d)
         return d
+
+    def sync(self) -> bool:
+        """fsync the current file (closed files were fsync'd at close); see :func:`sync`."""
+        current = self.files.current if self.files is not None else None
+        if current is None:
+            return True
+        try:
+            synced = current.sync()
+        except OSError as exc:
+            # Not durable: stop like any failed write (runs on the reactor or at close).
+            self._failed_capture(exc, current.name)
+            return False
+        if synced:
+            self.stats.inc_value("newsarchive/warc/fsyncs")
+        return True
 
     def _start_file(self, wf: WarcFile) -> None:
         fields = [
