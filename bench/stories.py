@@ -96,9 +96,9 @@ def cost(state: int, probe: list) -> None:
     keys_s, keys_a, ids = [], [], []
     for i in range(state):
         f = synthetic(rng)
-        det.items.append(
-            _Item(f"syn{i}", t0 + float(rng.uniform(0, 30 * 86400)), "x", f.to_bytes())
-        )
+        when = t0 + float(rng.uniform(0, 30 * 86400))
+        det.items.append(_Item(f"syn{i}", when, "x", f.to_bytes()))
+        det.note_published(i, when)
         det.parent.append(i)
         det.by_id[f"syn{i}"] = i
         sk, ak = band_keys(f)

@@ -177,8 +177,8 @@ class BandIndex:
         self.recent.clear()
         self.n_recent = 0
 
-    def hits(self, keys: np.ndarray) -> dict[int, int]:
-        """article number -> how many of ``keys`` it shares."""
+    def hits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(article numbers, how many of ``keys`` each shares), numbers ascending."""
         parts = []
         if self.keys.size:
             lo = np.searchsorted(self.keys, keys, "left")
@@ -189,9 +189,8 @@ class BandIndex:
             if got:
                 parts.append(np.asarray(got, dtype=np.int32))
         if not parts:
-            return {}
-        u, n = np.unique(np.concatenate(parts), return_counts=True)
-        return dict(zip(u.tolist(), n.tolist(), strict=True))
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return np.unique(np.concatenate(parts), return_counts=True)
 
     def nbytes(self) -> int:
         return self.keys.nbytes + self.ids.nbytes + self.n_recent * 90
@@ -230,6 +229,7 @@ class Detector:
     shingle_index: BandIndex = field(default_factory=BandIndex)
     anchor_index: BandIndex = field(default_factory=BandIndex)
     edges: int = 0
+    published: np.ndarray = field(default_factory=lambda: np.zeros(1024, dtype=np.float64))
 
     def add(
         self, article_id: str, features: Features | None, published: float, outlet: str | None
@@ -242,6 +242,7 @@ class Detector:
         sk, ak = band_keys(features)
         pairs = self.verify(features, published, sk, ak)
         self.items.append(_Item(article_id, published, outlet, features.to_bytes()))
+        self.note_published(idx, published)
         self.parent.append(idx)
         self.by_id[article_id] = idx
         self.shingle_index.add(sk, idx)
@@ -254,20 +255,27 @@ class Detector:
     def verify(
         self, f: Features, published: float, sk: np.ndarray, ak: np.ndarray
     ) -> list[tuple[int, Verdict]]:
-        sh = self.shingle_index.hits(sk)
-        ah = self.anchor_index.hits(ak)
-        window = self.window_days * 86400.0
+        s_ids, _ = self.shingle_index.hits(sk)
+        a_ids, a_n = self.anchor_index.hits(ak)
+        # is_candidate(), vectorised: any shingle band, or ANCHOR_MIN_HITS anchor bands
+        cands = np.union1d(s_ids, a_ids[a_n >= ANCHOR_MIN_HITS])
+        if cands.size:
+            window = self.window_days * 86400.0
+            cands = cands[np.abs(self.published[cands] - published) <= window]
         out = []
-        for other in sorted(set(sh) | set(ah)):
-            if not is_candidate(sh.get(other, 0), ah.get(other, 0)):
-                continue
-            it = self.items[other]
-            if abs(it.published - published) > window:
-                continue
-            v = compare(f, it.features, self.thresholds)
+        for other in cands.tolist():
+            v = compare(f, self.items[other].features, self.thresholds)
             if v.relation:
                 out.append((other, v))
         return out
+
+    def note_published(self, idx: int, published: float) -> None:
+        """Record article ``idx``'s time in the array the window test reads."""
+        if idx >= self.published.size:
+            grown = np.zeros(max(2 * self.published.size, idx + 1024), dtype=np.float64)
+            grown[: self.published.size] = self.published
+            self.published = grown
+        self.published[idx] = published
 
     def _find(self, i: int) -> int:
         p = self.parent
