@@ -157,3 +157,32 @@ def test_crawl_blocked_by_a_reader_says_it_waits_and_for_whom(tmp_path, replica)
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] > 0
     finally:
         con.close()
+
+
+def test_runs_left_running_by_a_killed_process_are_closed_as_killed(tmp_path):
+    db = tmp_path / "a.duckdb"
+    # Two processes that die (SIGKILL) after recording their start, as a killed crawl does.
+    for outlet in ("nypost", "mirror"):
+        code = (
+            "import os, signal, sys; from newsarchive.index.db import start_run; "
+            "start_run([sys.argv[1]], sys.argv[2]); os.kill(os.getpid(), signal.SIGKILL)"
+        )
+        dead = subprocess.run(
+            [sys.executable, "-c", code, outlet, str(db)],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert dead.returncode == -9
+    assert sorted(r[0] for r in _runs(db)) == ["running", "running"]
+    proxy = _dead_proxy()
+    env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
+    args = ("crawl", "--outlets", "nypost", "--fast", "--db", str(db), "--warc-dir", "w")
+    assert _cli(tmp_path, *args, env=env).returncode == 1
+    by_outlet = {tuple(outlets): (status, reason) for status, reason, outlets in _runs(db)}
+    # the nypost lock was free, so the old nypost run had no process: killed
+    killed = [r for r in _runs(db) if r[0] == "killed"]
+    assert len(killed) == 1 and killed[0][2] == ["nypost"]
+    assert "its process was gone" in killed[0][1]
+    # mirror's run shares no outlet with this crawl: nothing says its process is gone
+    assert by_outlet[("mirror",)][0] == "running"
+    assert sorted(r[0] for r in _runs(db)) == ["failed", "killed", "running"]

@@ -155,7 +155,18 @@ def start_run(outlets: list[str], db_path: str | os.PathLike | None = None) -> s
     from newsarchive.index.spool import Spool
 
     run_id = str(uuid.uuid4())
-    spool = Spool(resolve_db_path(db_path))
+    path = resolve_db_path(db_path)
+    spool = Spool(path)
+    for stale in stale_runs(path, outlets):
+        spool.append(
+            "crawl_runs",
+            {
+                "id": stale,
+                "finished": None,
+                "stats": {"reason": f"its process was gone when run {run_id} started"},
+                "status": "killed",
+            },
+        )
     spool.append(
         "crawl_runs",
         {
@@ -168,6 +179,38 @@ def start_run(outlets: list[str], db_path: str | os.PathLike | None = None) -> s
     spool.seal()
     spool.try_merge(timeout=2.0)
     return run_id
+
+
+def stale_runs(db_path: str | os.PathLike, outlets: list[str]) -> list[str]:
+    """Runs still marked ``running`` that share an outlet with ``outlets``. The caller holds
+    those outlets' locks, and a live run holds the locks of all its outlets, so such a run
+    was killed before it could record its end."""
+    from newsarchive.index.spool import spool_rows
+
+    wanted = set(outlets)
+    state: dict[str, tuple[str | None, set[str]]] = {}
+    if os.path.exists(db_path):
+        try:
+            con = connect(db_path, read_only=True, timeout=2.0)
+        except ArchiveError:
+            con = None  # unreadable now: the next start closes them
+        if con is not None:
+            try:
+                for rid, status, outs in con.execute(
+                    "SELECT id, status, outlets FROM crawl_runs"
+                ).fetchall():
+                    state[rid] = (status, set(outs or []))
+            except duckdb.Error:
+                pass
+            finally:
+                con.close()
+    for row in spool_rows(db_path, "crawl_runs"):  # rows not merged yet; later rows win
+        rid = row.get("id")
+        if not rid:
+            continue
+        _, outs = state.get(rid, (None, set()))
+        state[rid] = (row.get("status"), outs | set(row.get("outlets") or []))
+    return sorted(r for r, (st, outs) in state.items() if st == "running" and outs & wanted)
 
 
 def finish_run(
