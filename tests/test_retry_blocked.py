@@ -12,11 +12,6 @@ from crawling import run_crawl
 from newsarchive.replica import Replica
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17 point 5 not finished: the feeds answer 304 on the second run, so the "
-    "blocked URL is never rediscovered; the spider must requeue retry URLs from the archive",
-)
 @pytest.mark.parametrize("kind", ["challenge", "empty"])
 def test_stand_in_page_is_retried_next_run(tmp_path: Path, kind: str) -> None:
     rep = Replica(seed=5, articles_per_outlet=4)
@@ -41,3 +36,28 @@ def test_stand_in_page_is_retried_next_run(tmp_path: Path, kind: str) -> None:
     finally:
         rep.stop()
     assert len(got) == 1 and got[0][0]
+
+
+def test_a_page_that_stays_blocked_is_retried_with_backoff(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsarchive.index.seen import load_retries
+
+    rep = Replica(seed=6, articles_per_outlet=4)
+    site = rep.sites["nypost"]
+    url = site.url(next(n for n in site.newest(site.total) if site.in_window(n)))
+    rep.stand_ins[url] = "challenge"
+    rep.start()
+    db = tmp_path / "archive.duckdb"
+    try:
+        run_crawl(tmp_path, rep, ["nypost"])
+        now = datetime.now(UTC)
+        assert load_retries(db, ["nypost"], now) == [url]  # one try: due at the next run
+        run_crawl(tmp_path, rep, ["nypost"])  # asked again, blocked again
+    finally:
+        rep.stop()
+    now = datetime.now(UTC)
+    assert load_retries(db, ["nypost"], now, base_hours=1.0) == []  # two tries: wait 1 h
+    assert load_retries(db, ["nypost"], now + timedelta(hours=1.1), base_hours=1.0) == [url]
+    assert load_retries(db, ["nypost"], now + timedelta(days=9), max_attempts=2) == []
+    assert load_retries(db, ["mirror"], now + timedelta(days=9)) == []

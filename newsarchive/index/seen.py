@@ -82,3 +82,52 @@ def load_seen(
         dates = [d for d in dates if d]
         add(row.get("canonical_url"), max(dates) if dates else _parse(row.get("_fetched_at")))
     return seen
+
+
+RETRY_SQL = """
+WITH tries AS (
+    SELECT a.url, c.id AS try_id, c.fetched_at AS tried_at
+    FROM articles a JOIN captures c ON c.url = a.url
+    WHERE a.outlet IN (SELECT unnest(?::VARCHAR[]))
+      AND NOT a.is_article AND a.page_type IN (SELECT unnest(?::VARCHAR[]))
+    UNION ALL  -- a challenge answered 200 never reaches extraction: a fetch error
+    SELECT url, id, time FROM fetch_errors
+    WHERE outlet IN (SELECT unnest(?::VARCHAR[])) AND kind = 'challenge'
+), got AS (
+    SELECT url AS u FROM articles WHERE is_article AND url IS NOT NULL
+    UNION SELECT canonical_url FROM articles WHERE is_article AND canonical_url IS NOT NULL
+)
+SELECT url, count(DISTINCT try_id), max(tried_at) FROM tries
+WHERE url IS NOT NULL AND url NOT IN (SELECT u FROM got)
+GROUP BY 1
+"""
+
+
+def load_retries(
+    db_path: str | os.PathLike,
+    outlets: list[str],
+    now: datetime,
+    base_hours: float = 1.0,
+    max_attempts: int = 6,
+    timeout: float = 10.0,
+) -> list[str]:
+    """URLs whose only captures are stand-ins (challenge, paywall, empty page) and are due
+    again: the first retry at the next run, then after ``base_hours`` doubled per further
+    attempt, never after ``max_attempts`` fetches. Their feeds may well answer 304, so the
+    spider asks for them itself."""
+    if not os.path.exists(db_path):
+        return []
+    con = connect(db_path, read_only=True, timeout=timeout)
+    try:
+        keys = sorted(set(outlets))
+        rows = con.execute(RETRY_SQL, [keys, list(RETRIED), keys]).fetchall()
+    finally:
+        con.close()
+    due = []
+    for url, attempts, last in rows:
+        if attempts >= max_attempts:
+            continue
+        wait = base_hours * 3600 * 2 ** (attempts - 2)
+        if attempts <= 1 or last is None or (now - last.astimezone(UTC)).total_seconds() >= wait:
+            due.append(url)
+    return sorted(due)

@@ -10,6 +10,9 @@ Settings:
                                "always" or "never"
     NEWSARCHIVE_MAX_ARTICLES   stop discovering after this many article requests (0 = no limit)
     NEWSARCHIVE_SEEN           use the index's seen-set to skip archived articles (default True)
+    NEWSARCHIVE_RETRY_BLOCKED  ask again for URLs that gave only a challenge, paywall or empty
+                               page, with backoff (default True; NEWSARCHIVE_RETRY_BASE_HOURS
+                               1, doubled per attempt; NEWSARCHIVE_RETRY_MAX 6 fetches)
     NEWSARCHIVE_NOW            pin "now" for the max-age window (ISO time; see clock.py)
 """
 
@@ -58,6 +61,7 @@ class NewsSpider(scrapy.Spider):
         self.articles_requested = 0
         self.dated_answers = 0  # sitemap/feed answers that parsed or were unchanged (304)
         self.sections_done = False
+        self.retries: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -69,6 +73,8 @@ class NewsSpider(scrapy.Spider):
         spider.now = clock.now(s)  # NEWSARCHIVE_NOW pins it, as it pins the replica's
         if s.getbool("NEWSARCHIVE_SEEN", True):
             spider.seen = _load_seen(s.get("NEWSARCHIVE_DB"), spider.outlet.key, spider.logger)
+        if s.getbool("NEWSARCHIVE_RETRY_BLOCKED", True):
+            spider.retries = _load_retries(spider, s)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -128,6 +134,17 @@ class NewsSpider(scrapy.Spider):
         if self.sections_mode == "always":
             for req in self.section_requests():
                 yield req
+        for url in self.retries:
+            if self.canonical(url) in self.discovered or not self.outlet.is_article_url(url):
+                continue
+            self.discovered.add(self.canonical(url))
+            self.count("articles/retry")
+            yield scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_error,
+                meta={"discovery": {"source": "retry"}, "update": False},
+            )
 
     def section_requests(self) -> list[scrapy.Request]:
         self.sections_done = True
@@ -309,6 +326,23 @@ def canonical_link(body: bytes, limit: int = 256 * 1024) -> str | None:
                 raw = next(g for g in m.groups() if g is not None)
                 return html.unescape(raw.decode("utf-8", "replace")).strip() or None
     return None
+
+
+def _load_retries(spider: NewsSpider, s) -> list[str]:
+    """URLs due for another try after a stand-in page (see ``index.seen.load_retries``)."""
+    from newsarchive.index.seen import load_retries
+
+    try:
+        return load_retries(
+            s.get("NEWSARCHIVE_DB") or "archive.duckdb",
+            [spider.outlet.key],
+            spider.now,
+            s.getfloat("NEWSARCHIVE_RETRY_BASE_HOURS", 1.0),
+            s.getint("NEWSARCHIVE_RETRY_MAX", 6),
+        )
+    except Exception as exc:  # an unreadable index must not stop discovery
+        spider.logger.warning("retry list unavailable (%s)", exc)
+        return []
 
 
 def _load_seen(db_path: str | None, outlet: str, logger) -> dict[str, datetime]:
