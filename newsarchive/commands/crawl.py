@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         locks.release()
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps(run.stats, indent=2, default=str))
+        stats = {**run.stats, "added": run.added}
+        Path(args.stats_json).write_text(json.dumps(stats, indent=2, default=str))
     print(run_summary(run.result, run.added))
     for warning in run.warnings:
         print(f"warning: {warning}")

@@ -7,6 +7,10 @@ summary, one SQL query, one full-text search and the commands to try next.
 The replica's clock and the crawl's max-age window are pinned to one time (``--clock``,
 default ``DEMO_CLOCK``), so the site does not move between runs: a second ``demo`` finds
 every article archived and adds nothing ("added 0"). Each run writes its ``crawl_runs`` row.
+
+Then a second crawl fetches every article again (seen-set off) to show what revisits cost:
+unchanged pages and requisites become revisit records, and the version rule keeps one article
+per URL, so the second crawl adds no article either (``--no-recrawl`` skips it).
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1, help="replica seed")
     p.add_argument("--outlets", help="comma-separated outlets (default: all)")
     p.add_argument(
-        "--recrawl",
-        action="store_true",
-        help="then fetch every article again (seen-set off) to show revisits and the WARC bytes "
-        "per article of a second crawl; the archive then holds each article twice, so a demo "
-        "run with it is not idempotent",
+        "--no-recrawl",
+        dest="recrawl",
+        action="store_false",
+        help="skip the second crawl that fetches every article again (seen-set off) to show "
+        "revisits and the WARC bytes per article of a second crawl",
     )
     p.add_argument(
         "--clock",
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
         try:
             run = run_recorded(keys, overrides, env, db)
+            took = time.time() - t0
             locks.release()  # the second crawl is a `newsarchive crawl` and takes them itself
             again = None
             if args.recrawl:
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     warcs = sorted(Path(args.warc_dir).glob("*.warc.gz"))
     warc_bytes = sum(p.stat().st_size for p in warcs)
     print(
-        f"\ncrawled {len(keys)} outlets in {time.time() - t0:.1f}s: {stats['pages']} pages, "
+        f"\ncrawled {len(keys)} outlets in {took:.1f}s: {stats['pages']} pages, "
         f"{stats['articles']} article pages, {stats['errors']} discovery problems recorded"
     )
     print(f"WARC: {len(warcs)} files, {warc_bytes / 1e6:.1f} MB in {args.warc_dir}/")
@@ -115,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"added {added} articles to {args.db} this run (run {stats['run_id']} in crawl_runs)")
     for warning in run.warnings:
         print(f"warning: {warning}")
+    if again:
+        print(
+            f"second crawl (every article again): {again['pages']} pages, "
+            f"{again['articles']} article pages, added {again.get('added', '?')} articles"
+        )
     for outlet, why in result.failures.items():
         print(f"failed: {outlet}: {why}")
     per_outlet = sorted(

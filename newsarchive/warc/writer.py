@@ -101,6 +101,11 @@ class Prior:
     record_id: str
 
 
+def _header_list(headers) -> list[tuple[bytes, bytes]]:
+    """Scrapy headers as (name, value) pairs, repeated headers kept, in order."""
+    return [(k, v) for k in headers for v in headers.getlist(k)]
+
+
 def _ts14_to_warc_date(ts: str) -> str:
     return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
 
@@ -313,7 +318,10 @@ class WarcWriter:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="warc-writer")
         self._pending += 1
-        fut = self._executor.submit(self._capture, response, request, now, rid)
+        # Snapshot the headers here: the decompression middleware edits them (drops
+        # Content-Encoding) on the reactor while the writer thread may not have read them.
+        headers = _header_list(response.headers)
+        fut = self._executor.submit(self._capture, response, request, now, rid, headers)
         from twisted.internet import reactor
 
         fut.add_done_callback(lambda f: reactor.callFromThread(self._written, f, response.url))
@@ -367,10 +375,10 @@ class WarcWriter:
                 return key
         return None
 
-    def _refused_body(self, response, request) -> bool:
+    def _refused_body(self, response, request, headers: list[tuple[bytes, bytes]]) -> bool:
         """A content-encoded body that inflates past the crawl's decompression bound (the
         limit BoundedDecompressionMiddleware applies next): the crawl refuses it as a bomb."""
-        encodings = [v.decode("latin-1") for v in response.headers.getlist(b"Content-Encoding")]
+        encodings = [v.decode("latin-1") for k, v in headers if k.lower() == b"content-encoding"]
         if not encodings or not response.body or request.method == "HEAD":
             return False
         limit = request.meta.get(
@@ -385,7 +393,14 @@ class WarcWriter:
             return False
         return inflates_past(response.body, encodings, limit)
 
-    def _capture(self, response, request, now: datetime | None = None, rid: str | None = None):
+    def _capture(
+        self,
+        response,
+        request,
+        now: datetime | None = None,
+        rid: str | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ):
         """Build and write the records of one capture (in the writer thread when threaded);
         returns the capture dict, the request and the stats to count."""
         if self._failed:
@@ -396,8 +411,9 @@ class WarcWriter:
         url = response.url
         body = response.body
         status = int(response.status)
-        headers = [(k, v) for k in response.headers for v in response.headers.getlist(k)]
-        refused = self._refused_body(response, request)
+        if headers is None:
+            headers = _header_list(response.headers)
+        refused = self._refused_body(response, request, headers)
         if refused:
             body = b""  # see docs/SAFETY.md "Refused bodies"
         head = response_head(response.protocol, status, headers, len(body), method=request.method)
@@ -452,7 +468,7 @@ class WarcWriter:
         wf.append(req.member)
         wf.append(meta.member)
 
-        ctype = response.headers.get(b"Content-Type") or b""
+        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         mime = ctype.decode("latin-1").split(";")[0].strip().lower()
         wf.entries.append(
             CdxjEntry(
