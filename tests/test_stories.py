@@ -257,6 +257,30 @@ def test_short_texts_are_not_sketched_and_diff_ops() -> None:
     assert word_diff("", "new words") == [("+", "new words")]
 
 
+def test_texts_without_names_or_numbers_are_not_candidates_of_each_other() -> None:
+    """Lower-case (or caseless) texts with no digits have no anchors: they must not all share
+    the empty set's anchor bands (which made every pair a candidate: quadratic merges),
+    while a verbatim copy among them is still found through its shingles."""
+    from newsarchive.stories.detector import Detector, band_keys
+
+    rng = random.Random(5)
+    vocab = [
+        f"{a}{b}"
+        for a in ("ka", "to", "ri", "mu", "sen", "la")
+        for b in ("por", "vi", "dan", "el", "ost", "ru", "ne")
+    ]
+    texts = [" ".join(rng.choice(vocab) for _ in range(120)) + "." for _ in range(300)]
+    f = featurize(texts[0])
+    assert f is not None and band_keys(f)[1].size == 0
+    det = Detector()
+    for i, text in enumerate(texts):
+        det.add(f"a{i}", featurize(text), 1.7e9 + i, f"o{i % 7}")
+    assert det.anchor_index.n_recent == 0 and det.anchor_index.keys.size == 0
+    assert det.edges == 0
+    pairs = det.add("copy", featurize(texts[42]), 1.7e9 + 1000, "o9")
+    assert [(det.items[o].id, v.relation) for o, v in pairs] == [("a42", "duplicate")]
+
+
 def test_real_texts_and_crude_rewrites_of_them(corpus_dir: Path) -> None:
     """Real article bodies (the shared corpus), each with a rewrite: 30% of the lower-case
     words replaced, neighbours swapped, a sentence dropped, an attribution added."""

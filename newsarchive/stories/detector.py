@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from newsarchive.stories.features import ANCHOR_PERMS, PERMS, Features
+from newsarchive.stories.features import ANCHOR_PERMS, EMPTY_SIGNATURE, PERMS, Features
 
 WINDOW_DAYS = 7.0
 RELATIONS = ("duplicate", "syndicated", "rewrite")
@@ -66,10 +66,16 @@ def band_keys(f: Features) -> tuple[np.ndarray, np.ndarray]:
             k ^= np.arange(bands, dtype=np.uint64) * np.uint64(0x100000001B3) + np.uint64(salt)
         return k
 
-    return (
-        keys(f.signature, SHINGLE_BANDS, SHINGLE_ROWS, 1),
-        keys(f.anchor_signature, ANCHOR_BANDS, ANCHOR_ROWS, 2),
+    # No names and no numbers (lower-case or caseless scripts, e.g. Chinese without digits):
+    # every such article has the same all-sentinel signature, so its anchor bands would make
+    # it a candidate of every other one (quadratic work, and no rewrite verdict is possible
+    # without anchors anyway). Duplicates and wire copies are still found by shingle bands.
+    anchor_keys = (
+        np.zeros(0, dtype=np.uint64)
+        if bool((f.anchor_signature == EMPTY_SIGNATURE).all())
+        else keys(f.anchor_signature, ANCHOR_BANDS, ANCHOR_ROWS, 2)
     )
+    return keys(f.signature, SHINGLE_BANDS, SHINGLE_ROWS, 1), anchor_keys
 
 
 def is_candidate(shingle_hits: int, anchor_hits: int) -> bool:

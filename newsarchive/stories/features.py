@@ -78,11 +78,14 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.split(text) if s and s.strip()]
 
 
+EMPTY_SIGNATURE = 0xFFFFFFFF  # every value of the MinHash signature of an empty set
+
+
 def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MinHash signature of a set of 32-bit hashes: multiply-shift hashing (a*x + b mod 2**64,
     top 32 bits) stands in for ``len(a)`` random permutations."""
     if hashes.size == 0:
-        return np.full(a.size, 0xFFFFFFFF, dtype=np.uint32)
+        return np.full(a.size, EMPTY_SIGNATURE, dtype=np.uint32)
     x = hashes.astype(np.uint64)[None, :]
     with np.errstate(over="ignore"):
         perm = (a[:, None] * x + b[:, None]) >> np.uint64(32)
