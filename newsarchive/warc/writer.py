@@ -11,6 +11,7 @@ then sends ``capture_recorded`` with the record's pointer.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import socket
 import uuid
@@ -59,6 +60,7 @@ DEFAULTS = {
 }
 
 _WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INDEXED_DIRS: set[str] = set()  # WARC directories whose CDXJ files this process checked
 
 
 def _on_reactor(fut: Future) -> defer.Deferred:
@@ -196,6 +198,7 @@ class WarcWriter:
             self.directory, self.prefix, self.max_size, self._start_file, self.write_cdxj
         )
         self._recover_open_files()
+        self._ensure_indexes()
         if self.revisits:
             n = self.index.load(self.directory)
             logger.info("WARC revisits: %d earlier captures known from %s", n, self.directory)
@@ -217,6 +220,23 @@ class WarcWriter:
                 continue
             self.stats.inc_value("newsarchive/warc/recovered_files")
             logger.warning("repaired WARC left open by an earlier run: %s", result)
+
+    def _ensure_indexes(self) -> None:
+        """Every finished WARC gets its current CDXJ before revisits are read from them
+        (once per directory and process: the spiders of one crawl share the directory)."""
+        from newsarchive.warc.indexes import ensure_indexes
+
+        key = os.path.realpath(self.directory)
+        if key in _INDEXED_DIRS:
+            return
+        _INDEXED_DIRS.add(key)
+        done = ensure_indexes(self.directory)
+        if done.regenerated:
+            self.stats.inc_value("newsarchive/warc/cdxj_regenerated", len(done.regenerated))
+        if done.removed_tmp:
+            self.stats.inc_value("newsarchive/warc/cdxj_tmp_removed", len(done.removed_tmp))
+        if done.failed:
+            self.stats.inc_value("newsarchive/warc/cdxj_errors", len(done.failed))
 
     def spider_closed(self, spider, reason):
         if self._executor is not None:
