@@ -78,17 +78,32 @@ class Spool:
                 self.dir.mkdir(parents=True, exist_ok=True)
                 self._seq += 1
                 self._stem = f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}"
-            f = open(self.dir / f"{self._stem}.{table}{OPEN}", "a", encoding="utf-8")  # noqa: SIM115
+            # Unbuffered bytes: each row goes to the OS whole or (disk full) is cut off again,
+            # so no torn line is left to break the segment's merge.
+            f = open(self.dir / f"{self._stem}.{table}{OPEN}", "ab", buffering=0)  # noqa: SIM115
             self._files[table] = f
         return f
 
     def append(self, table: str, row: dict) -> None:
+        """Append one row; raises OSError (disk full) with the segment left as it was."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
         row = dict(row, _seq=time.time_ns())
+        data = memoryview(
+            (json.dumps(row, default=_default, ensure_ascii=False) + "\n").encode("utf-8")
+        )
         f = self._file(table)
-        f.write(json.dumps(row, default=_default, ensure_ascii=False) + "\n")
-        f.flush()  # into the OS now: a SIGKILL after this point loses nothing
+        start = os.fstat(f.fileno()).st_size
+        done = 0
+        try:
+            while done < len(data):  # into the OS now: a SIGKILL after this loses nothing
+                done += f.write(data[done:]) or 0
+        except OSError:
+            try:
+                os.ftruncate(f.fileno(), start)
+            except OSError:
+                pass
+            raise
         if self.first_pending_at is None:
             self.first_pending_at = time.monotonic()
         self.pending += 1
@@ -98,7 +113,6 @@ class Spool:
         if not self._files:
             return 0
         for table, f in self._files.items():
-            f.flush()
             os.fsync(f.fileno())
             f.close()
             src = self.dir / f"{self._stem}.{table}{OPEN}"
