@@ -192,6 +192,7 @@ class IndexPipeline:
                         f"{self.db_path} stayed locked by {describe_holders(self.db_path)} "
                         f"for {self.close_timeout:g} s"
                     )
+                why = " ".join(why.split())  # a holder's command line may span lines
                 logger.error(
                     "index: rows could not reach the archive (%s); they wait in %s and are "
                     "merged by the next writer open",
