@@ -22,6 +22,8 @@ from newsarchive.warc.records import WarcFormatError
 
 logger = logging.getLogger(__name__)
 
+# The tail of a line as CdxjEntry.line writes it: length, then offset.
+_OFFSET = re.compile(r'"length": "(\d+)", "offset": "(\d+)", "filename"')
 _PID_TMP = re.compile(r"\.cdxj\.(\d+)" + re.escape(TMP_SUFFIX) + "$")
 
 
@@ -72,6 +74,10 @@ def index_is_current(warc: Path, cdxj: Path) -> tuple[bool, str]:
                 continue
             if not line.endswith("\n"):
                 return False, ".cdxj ends in a torn line"
+            m = _OFFSET.search(line)  # our own lines: no JSON parse needed (many lines)
+            if m:
+                end = max(end, int(m.group(2)) + int(m.group(1)))
+                continue
             try:
                 e = CdxjEntry.parse(line)
             except (ValueError, KeyError):
