@@ -18,6 +18,8 @@ import pytest
 from crawling import ROOT, run_crawl
 
 from newsarchive.index.db import connect
+from newsarchive.index.fts import fts_status
+from newsarchive.index.fts import search as fts_search
 from newsarchive.replica import Replica
 
 HOLD = (
@@ -140,3 +142,10 @@ def test_redirect_loops_are_fetch_errors_in_an_archive_named_fts(tmp_path, loop_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     hits = json.loads(proc.stdout)["hits"]
     assert titles[0] in [h["title"] for h in hits], hits
+    # the full-text side file answers too, though the archive's own catalog is "fts"
+    con = connect(db, read_only=True)
+    try:
+        assert fts_status(con) == (True, True)
+        assert titles[0] in [h.title for h in fts_search(con, word)]
+    finally:
+        con.close()
