@@ -153,3 +153,37 @@ def test_archive_directory_full(tmp_path, tmpfs, rep):
     assert articles(db) == sorted(
         served(rep) + [t.url for t in rep.truth("cbc") if t.kind == "article" and t.in_window]
     )
+
+
+def test_a_merge_that_runs_out_of_space_keeps_every_segment(tmpfs):
+    """DuckDB failing mid-merge (its WAL does not fit) is the archive's failure, not the
+    segments': none is set aside as ``.bad``; all are merged once space is back."""
+    from newsarchive.index.db import connect
+    from newsarchive.index.spool import Spool, sealed_files
+
+    d = tmpfs("db", "16m")
+    db = d / "archive.duckdb"
+    connect(db, read_only=False).close()  # the schema
+    spool = Spool(db)
+    n = 0
+    for batch in range(4):
+        for _ in range(300):
+            n += 1
+            # incompressible values, so the merge needs real room
+            spool.append("captures", {"id": f"c{n}", "url": os.urandom(600).hex()})
+        spool.seal()
+    segments = sorted(p.name for p in sealed_files(spool.dir))
+    assert len(segments) == 4
+    filler = fill(d, 64 * 1024)
+    with pytest.raises(duckdb.Error, match="No space left on device"):
+        connect(db, read_only=False, timeout=2).close()
+    assert sorted(p.name for p in sealed_files(spool.dir)) == segments
+    assert not list(spool.dir.glob("*.bad"))
+
+    filler.unlink()
+    con = connect(db, read_only=False, timeout=2)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM captures").fetchone() == (n, n)
+    finally:
+        con.close()
+    assert not sealed_files(spool.dir)

@@ -250,11 +250,30 @@ def _merge_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str,
                 added["refetched_dropped"] = dropped
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # the failure already ended the transaction: keep its error
+            pass
         raise
     for f in files:  # only after the commit
         f.unlink(missing_ok=True)
     return added
+
+
+def _readable(path: Path) -> bool:
+    """Whether a segment parses on its own (in memory, away from the archive): only a
+    segment that does not is set aside as ``.bad``."""
+    try:
+        con = duckdb.connect()
+    except duckdb.Error:
+        return True
+    try:
+        con.execute(f"SELECT count(*) FROM ({_select(_table_of(path), [path])})").fetchone()
+        return True
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
 
 
 def merge_spool(
@@ -317,6 +336,10 @@ def _merge_spool(
                     for t, n in _merge_files(con, [f]).items():
                         added[t] = added.get(t, 0) + n
                 except duckdb.Error as exc:
+                    if _readable(f):
+                        # The segment is fine: the archive failed (disk full, I/O error).
+                        # Every segment stays for the next merge; the caller is told.
+                        raise
                     logger.error("spool segment %s cannot be merged (%s); kept as .bad", f, exc)
                     os.replace(f, f.with_name(f.name + ".bad"))
                     if stats is not None:
