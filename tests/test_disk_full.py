@@ -166,7 +166,7 @@ def test_a_merge_that_runs_out_of_space_keeps_every_segment(tmpfs):
     connect(db, read_only=False).close()  # the schema
     spool = Spool(db)
     n = 0
-    for batch in range(4):
+    for _batch in range(4):
         for _ in range(300):
             n += 1
             # incompressible values, so the merge needs real room
