@@ -66,7 +66,7 @@ def test_locked_archive_fails_the_crawl_and_waits_once(tmp_path, replica):
     assert sum(waits) <= 10 + CLOSE_TIMEOUT, waits
     # ... and the wall clock agrees: a 3-outlet crawl of seconds, plus those two waits
     # (before: 10 + 30 + 2 + 2 s at the start, 20 s per outlet, 30 + 10 s at the end)
-    assert took < 10 + CLOSE_TIMEOUT + 25, took
+    assert took < 10 + CLOSE_TIMEOUT + 45, took  # (slack for a loaded machine)
 
     # nothing is lost: the next writer open merges the rows that waited in the spool
     con = connect(db, read_only=False, timeout=30)
