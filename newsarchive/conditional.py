@@ -64,10 +64,17 @@ class ConditionalGetMiddleware:
     def spider_closed(self, spider, reason: str) -> None:
         if reason != "finished" or self.path is None:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.validators, indent=0, sort_keys=True))
-        os.replace(tmp, self.path)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.validators, indent=0, sort_keys=True))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # e.g. a full disk: the old validators stay, nothing is lost
+            tmp.unlink(missing_ok=True)
+            spider.logger.warning(
+                "conditional GET validators not saved (%s); sources are read in full next time",
+                exc.strerror or exc,
+            )
 
     def process_request(self, request):
         source = (request.meta.get("discovery") or {}).get("source")

@@ -56,7 +56,9 @@ class OutletRun:
     def failure(self) -> str | None:
         """Why this outlet's run counts as failed, or None when it succeeded."""
         if self.reason != "finished":
-            return f"closed with reason {self.reason!r}"
+            why = f"closed with reason {self.reason!r}"
+            written = self.stats.get("newsarchive/warc/write_error")
+            return f"{why}: WARC write failed: {written}" if written else why
         if not self.answered:
             problems = ", ".join(f"{n} {k}" for k, n in sorted(self.errors.items()))
             return f"no successful response ({self.pages} responses" + (
@@ -83,11 +85,29 @@ class CrawlResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.outlets) and all(r.failure is None for r in self.outlets)
+        return bool(self.outlets) and not self.failures
 
     @property
     def failures(self) -> dict[str, str]:
-        return {r.outlet: r.failure for r in self.outlets if r.failure}
+        out = {r.outlet: r.failure for r in self.outlets if r.failure}
+        if self.archive_failure:
+            out["archive"] = self.archive_failure
+        return out
+
+    @property
+    def archive_failure(self) -> str | None:
+        """Rows that did not reach the archive: a crawl whose index is behind is not ok,
+        even when every outlet answered (the rows wait in the spool, nothing is lost)."""
+        for r in self.outlets:
+            written = r.stats.get("newsarchive/index/write_error")
+            if written:
+                return f"index rows could not be written: {written}"
+        for r in self.outlets:
+            left = r.stats.get("newsarchive/index/left_in_spool")
+            if left:
+                why = left if isinstance(left, str) else "the archive stayed locked"
+                return f"rows could not reach the archive ({why}); they wait in the spool"
+        return None
 
     @property
     def duration(self) -> float:
@@ -148,6 +168,10 @@ def run_crawl(
     return result
 
 
+class RunNotStarted(RuntimeError):
+    """The run could not even be recorded as started (one line for the user)."""
+
+
 @dataclass
 class RecordedRun:
     """A crawl with its ``crawl_runs`` row written: what ``crawl`` and ``demo`` report."""
@@ -160,12 +184,12 @@ class RecordedRun:
 
 def article_count(db: str | os.PathLike) -> int | None:
     """Rows in ``articles`` (0 without an archive; None when it cannot be read)."""
-    from newsarchive.index.db import ArchiveError, connect
+    from newsarchive.index.db import ArchiveError, connect, patience
 
     if not os.path.exists(db):
         return 0
     try:
-        con = connect(db, read_only=True, timeout=30)
+        con = connect(db, read_only=True, timeout=patience(db, 30))
     except ArchiveError:
         return None
     try:
@@ -189,7 +213,12 @@ def run_recorded(
 
     history = recent_runs(db, outlets)
     before = article_count(db)
-    run_id = start_run(outlets, db)
+    try:
+        run_id = start_run(outlets, db)
+    except OSError as exc:  # e.g. the archive's disk is full: nothing is crawled
+        raise RunNotStarted(
+            f"cannot record the run's start beside {db}: {exc.strerror or exc}; nothing crawled"
+        ) from None
     stats: dict[str, Any] = {"run_id": run_id, "ok": False}
     status = "failed"
     try:
@@ -203,5 +232,10 @@ def run_recorded(
     finally:
         after = article_count(db) if "outlets" in stats else None
         stats["added"] = after - before if after is not None and before is not None else None
-        finish_run(run_id, stats, status, db)
+        unrecorded = finish_run(run_id, stats, status, db)
+    if unrecorded:
+        warnings.append(
+            f"the run's end could not be recorded ({unrecorded}); the next crawl start "
+            "records it as killed"
+        )
     return RecordedRun(result, stats, warnings, stats["added"])

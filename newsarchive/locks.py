@@ -33,11 +33,12 @@ class OutletLocks:
                 f.close()
                 self.release()
                 raise LockHeld(f"outlet {key!r} is being crawled by {holder}") from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"pid {os.getpid()}")
-            f.flush()
             self._files.append(f)
+            try:  # who holds it, for the refusal message; the flock is the lock itself
+                os.ftruncate(f.fileno(), 0)
+                os.pwrite(f.fileno(), f"pid {os.getpid()}".encode(), 0)
+            except OSError:  # a full disk: the lock holds without the note
+                pass
 
     def release(self) -> None:
         for f in self._files:

@@ -86,10 +86,10 @@ def recent_runs(db_path, outlets: list[str], limit: int = 10) -> list[dict]:
 
     if not os.path.exists(db_path):
         return []
-    from newsarchive.index.db import connect
+    from newsarchive.index.db import connect, patience
 
     try:
-        con = connect(db_path, read_only=True, timeout=10)
+        con = connect(db_path, read_only=True, timeout=patience(db_path, 10))
     except Exception:  # an unreadable index only costs the baseline
         return []
     try:

@@ -117,11 +117,14 @@ def run(args: argparse.Namespace) -> int:
     except LockHeld as exc:
         print(f"newsarchive crawl: refused: {exc}; not starting a second run", file=sys.stderr)
         return EXIT_LOCKED
-    from newsarchive.crawl import run_recorded
+    from newsarchive.crawl import RunNotStarted, run_recorded
     from newsarchive.report import run_summary
 
     try:
         run = run_recorded(keys, overrides, env, db)
+    except RunNotStarted as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return 1
     finally:
         locks.release()
     if args.stats_json:

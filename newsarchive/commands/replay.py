@@ -21,8 +21,11 @@ def run(args: argparse.Namespace) -> int:
     from newsarchive.commands.show import _warc_dir
     from newsarchive.replay import PywbUnavailable, ReplayServer
     from newsarchive.replay.access import AccessRuleError, load_access_rules
+    from newsarchive.warc.indexes import ensure_indexes
 
     directory = _warc_dir(args)
+    for problem in ensure_indexes(directory).failed:  # pywb replays through the CDXJ files
+        print(f"warning: {problem}", file=sys.stderr)
     server = ReplayServer(
         directory, args.port, args.bind, acl=args.acl, embargo_days=args.embargo_days
     )

@@ -22,6 +22,11 @@ from newsarchive.index.schema import ensure_schema
 
 DEFAULT_DB = "archive.duckdb"
 _SCHEMA_DONE: set[str] = set()  # archives whose schema this process has ensured
+# Archives this process waited for in vain (another process held them past a timeout):
+# later optional reads do not wait again, so a crawl pays one lock wait, not one per reader.
+_GAVE_UP: set[str] = set()
+# Space set aside at a crawl's start so that its end can be recorded on a full disk.
+RESERVE_BYTES = 64 * 1024
 
 
 class ArchiveError(RuntimeError):
@@ -51,6 +56,12 @@ def resolve_db_path(explicit: str | os.PathLike | None = None, settings: Any = N
     if settings is not None and settings.get("NEWSARCHIVE_DB"):
         return Path(settings.get("NEWSARCHIVE_DB"))
     return Path(DEFAULT_DB)
+
+
+def patience(path: str | os.PathLike, timeout: float) -> float:
+    """``timeout`` for an optional read of the archive, or 0 once this process already
+    waited for ``path`` in vain (until a later open succeeds)."""
+    return 0.0 if os.path.realpath(path) in _GAVE_UP else timeout
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -98,12 +109,15 @@ def connect(
                 timeout,
             )
         if now >= deadline:
+            if timeout >= 1.0:
+                _GAVE_UP.add(os.path.realpath(path))
             raise ArchiveLocked(
                 f"archive {path} stayed locked by another process for {timeout:.0f} s; "
                 "try again (a crawl merges in short transactions) or raise the timeout"
             )
         time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline - now)))
         delay = min(delay * 2, 0.5)
+    _GAVE_UP.discard(os.path.realpath(path))
     if read_only:
         from newsarchive.index.fts import attach_fts
 
@@ -157,7 +171,9 @@ def start_run(outlets: list[str], db_path: str | os.PathLike | None = None) -> s
     run_id = str(uuid.uuid4())
     path = resolve_db_path(db_path)
     spool = Spool(path)
-    for stale in stale_runs(path, outlets):
+    gone = stale_runs(path, outlets)
+    _release_reserves(path, gone)
+    for stale in gone:
         spool.append(
             "crawl_runs",
             {
@@ -177,8 +193,32 @@ def start_run(outlets: list[str], db_path: str | os.PathLike | None = None) -> s
         },
     )
     spool.seal()
-    spool.try_merge(timeout=2.0)
+    _reserve(path, run_id)
+    spool.try_merge(timeout=patience(path, 2.0))
     return run_id
+
+
+def _reserve_path(db_path: str | os.PathLike, run_id: str) -> Path:
+    from newsarchive.index.spool import spool_dir
+
+    return spool_dir(db_path) / f".reserve-{run_id}"
+
+
+def _reserve(db_path: str | os.PathLike, run_id: str) -> None:
+    """Set space aside for the run's end row; a disk too full for it just gets none."""
+    path = _reserve_path(db_path, run_id)
+    try:
+        with open(path, "wb") as fh:
+            fh.write(b"\0" * RESERVE_BYTES)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)
+
+
+def _release_reserves(db_path: str | os.PathLike, run_ids: list[str]) -> None:
+    for rid in run_ids:
+        _reserve_path(db_path, rid).unlink(missing_ok=True)
 
 
 def stale_runs(db_path: str | os.PathLike, outlets: list[str]) -> list[str]:
@@ -191,7 +231,7 @@ def stale_runs(db_path: str | os.PathLike, outlets: list[str]) -> list[str]:
     state: dict[str, tuple[str | None, set[str]]] = {}
     if os.path.exists(db_path):
         try:
-            con = connect(db_path, read_only=True, timeout=2.0)
+            con = connect(db_path, read_only=True, timeout=patience(db_path, 2.0))
         except ArchiveError:
             con = None  # unreadable now: the next start closes them
         if con is not None:
@@ -218,19 +258,37 @@ def finish_run(
     stats: dict | None,
     status: str = "finished",
     db_path: str | os.PathLike | None = None,
-) -> None:
-    """Record the end of a crawl (stats: any JSON-able dict, e.g. Scrapy's stats)."""
+) -> str | None:
+    """Record the end of a crawl (stats: any JSON-able dict, e.g. Scrapy's stats).
+
+    The row is durable in the spool before this returns; it reaches ``crawl_runs`` now, or
+    (archive locked or full) at the next writer open. On a full disk the space reserved at
+    the start is given back first. Returns None, or why the end could not be recorded at all
+    (the next start then closes the run as ``killed``)."""
     from newsarchive.index.spool import Spool, jsonable
 
-    spool = Spool(resolve_db_path(db_path))
-    spool.append(
-        "crawl_runs",
-        {
-            "id": run_id,
-            "finished": now_utc().isoformat(),
-            "stats": jsonable(stats or {}),
-            "status": status,
-        },
-    )
-    spool.seal()
-    spool.try_merge(timeout=10.0)
+    path = resolve_db_path(db_path)
+    spool = Spool(path)
+    row = {
+        "id": run_id,
+        "finished": now_utc().isoformat(),
+        "stats": jsonable(stats or {}),
+        "status": status,
+    }
+    try:
+        try:
+            spool.append("crawl_runs", row)
+            spool.seal()
+        except OSError:
+            _release_reserves(path, [run_id])  # the space set aside for this row
+            spool.append("crawl_runs", row)
+            spool.seal()
+    except OSError as exc:
+        logging.getLogger(__name__).error("crawl run %s: end not recorded: %s", run_id, exc)
+        return f"{exc.strerror or exc} ({spool.dir})"
+    _release_reserves(path, [run_id])
+    try:
+        spool.try_merge(timeout=patience(path, 10.0))
+    except (ArchiveError, duckdb.Error, OSError) as exc:  # the row waits in the spool
+        logging.getLogger(__name__).error("crawl run %s: recorded in the spool: %s", run_id, exc)
+    return None

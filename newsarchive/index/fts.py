@@ -27,6 +27,8 @@ from newsarchive.index.spool import pid_alive
 
 DOC_TABLE = "article_search"
 FTS_CATALOG = "fts"
+# An archive named fts.duckdb has "fts" as its own catalog: its side file goes here instead.
+ALT_CATALOG = "fts_side"
 FTS_SCHEMA = f"fts_main_{DOC_TABLE}"
 
 
@@ -75,18 +77,25 @@ def fts_path(db_path: str | os.PathLike) -> Path:
 def attach_fts(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike) -> bool:
     """Attach the side file (read-only) as catalog ``fts``; False when there is none."""
     side = fts_path(db_path)
+    catalog = fts_catalog(con)
     attached = {
         r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
     }
-    if FTS_CATALOG in attached:
+    if catalog in attached:
         return True
     if not side.exists():
         return False
     try:
-        con.execute(f"ATTACH '{_q(side)}' AS {FTS_CATALOG} (READ_ONLY)")
+        con.execute(f"ATTACH '{_q(side)}' AS {catalog} (READ_ONLY)")
     except duckdb.Error as exc:
         raise SearchError(f"cannot open the full-text index {side}: {exc}") from None
     return True
+
+
+def fts_catalog(con: duckdb.DuckDBPyConnection) -> str:
+    """The catalog name the full-text side file is (or would be) attached as."""
+    own = con.execute("SELECT current_database()").fetchone()[0]
+    return ALT_CATALOG if own == FTS_CATALOG else FTS_CATALOG
 
 
 def _q(path: Path) -> str:
@@ -98,7 +107,7 @@ def fts_exists(con: duckdb.DuckDBPyConnection) -> bool:
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
             "AND table_schema = ? AND table_name = 'doc_meta'",
-            [FTS_CATALOG, FTS_SCHEMA],
+            [fts_catalog(con), FTS_SCHEMA],
         ).fetchone()[0]
     )
 
@@ -108,7 +117,7 @@ def fts_status(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
     if not fts_exists(con):
         return False, False
     row = con.execute(
-        f"SELECT value FROM {FTS_CATALOG}.fts_meta WHERE key = 'signature'"
+        f"SELECT value FROM {fts_catalog(con)}.fts_meta WHERE key = 'signature'"
     ).fetchone()
     return True, bool(row) and row[0] == con.execute(_sig_sql("")).fetchone()[0]
 
@@ -299,7 +308,8 @@ def search(
     params.append(limit)
     try:
         rows = con.execute(
-            _RANK.format(s=f"{FTS_CATALOG}.{FTS_SCHEMA}", where=" AND ".join(where)), params
+            _RANK.format(s=f"{fts_catalog(con)}.{FTS_SCHEMA}", where=" AND ".join(where)),
+            params,
         ).fetchall()
     except duckdb.Error as exc:
         raise SearchError(f"search failed: {exc}") from None

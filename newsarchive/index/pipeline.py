@@ -69,6 +69,8 @@ class IndexPipeline:
         self._waiting_since: float | None = None
         self._wait_logged = 0.0
         self._locked = False
+        self._merge_error: str | None = None
+        self._write_failed = False
         self.spool = Spool(db_path)
         self.merge_stats: dict[str, int] = {}
         self._backoff = 0.0
@@ -166,7 +168,7 @@ class IndexPipeline:
     def _finish(self, synced: bool = True) -> None:
         self._merge_done.wait(self.close_timeout)
         with WRITER_LOCK:  # pipelines of one process finish one after another
-            if synced and self.spool.seal():
+            if synced and self._seal():
                 self.stats.inc_value(STATS + "batches")
             key = str(self.db_path)
             if _OPEN.get(key, 1) > 1:
@@ -181,13 +183,23 @@ class IndexPipeline:
             self._merged(merged)
             _OPEN[key] = _OPEN.get(key, 1) - 1
             if not merged:
-                logger.warning(
-                    "index: archive %s stayed locked; rows wait in %s and are merged by the "
-                    "next writer open",
-                    self.db_path,
+                if self._merge_error:
+                    why = f"merging failed: {self._merge_error}"
+                else:
+                    from newsarchive.locks import describe_holders
+
+                    why = (
+                        f"{self.db_path} stayed locked by {describe_holders(self.db_path)} "
+                        f"for {self.close_timeout:g} s"
+                    )
+                why = " ".join(why.split())  # a holder's command line may span lines
+                logger.error(
+                    "index: rows could not reach the archive (%s); they wait in %s and are "
+                    "merged by the next writer open",
+                    why,
                     self.spool.dir,
                 )
-                self.stats.set_value(STATS + "left_in_spool", True)
+                self.stats.set_value(STATS + "left_in_spool", why)
             elif self.fts and _OPEN[key] <= 0:
                 # Many spiders in one crawl: the full-text index is rebuilt once, by the last.
                 self._rebuild_fts()
@@ -230,10 +242,46 @@ class IndexPipeline:
         self._append("articles", row)
 
     def _append(self, table: str, row: dict) -> None:
-        self.spool.append(table, row)
+        if self._write_failed:
+            self.stats.inc_value(STATS + f"unspooled/{table}")
+            return
+        try:
+            self.spool.append(table, row)
+        except OSError as exc:
+            self.stats.inc_value(STATS + f"unspooled/{table}")
+            self._spool_failed(exc)
+            return
         self.stats.inc_value(STATS + f"spooled/{table}")
         if self.spool.pending >= self.batch_size:
             self._flush()
+
+    def _spool_failed(self, exc: OSError) -> None:
+        """The spool cannot be written (disk full): stop the crawl, as a failed WARC write
+        does. Rows already spooled are kept; the pages whose rows are missing are not in the
+        seen-set, so the next run fetches and indexes them."""
+        if self._write_failed:
+            return
+        self._write_failed = True
+        where = f"{exc.strerror or exc} ({self.spool.dir})"
+        self.stats.set_value(STATS + "write_error", where)
+        logger.error("index: spool write failed: %s; closing the spider", where)
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and getattr(engine, "running", False):
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(engine.close_spider_async(reason="index_write_error"))
+
+    def _seal(self) -> int:
+        try:
+            return self.spool.seal()
+        except OSError as exc:
+            from twisted.internet import reactor
+
+            if threading.current_thread() is threading.main_thread() or not reactor.running:
+                self._spool_failed(exc)
+            else:
+                reactor.callFromThread(self._spool_failed, exc)
+            return 0
 
     def _tick(self) -> None:
         first = self.spool.first_pending_at
@@ -255,7 +303,7 @@ class IndexPipeline:
     def _flush(self, timeout: float = 0.0) -> None:
         # Unsynced rows stay in the open segment: merged after this process is gone, by
         # which time the WARC file was closed (fsync'd) or repaired to what is on disk.
-        if self._sync_warcs() and self.spool.seal():
+        if self._sync_warcs() and self._seal():
             self.stats.inc_value(STATS + "batches")
         if timeout:
             self._merged(self._try_merge(timeout))
@@ -294,6 +342,7 @@ class IndexPipeline:
     def _try_merge(self, timeout: float) -> bool:
         _LAST_MERGE[str(self.db_path)] = time.monotonic()
         self._locked = False
+        self._merge_error = None
         started = time.monotonic()
         try:
             ok = self.spool.try_merge(timeout=timeout, stats=self.merge_stats)
@@ -304,6 +353,7 @@ class IndexPipeline:
                 self.stats.max_value(key, window)
             return ok
         except (ArchiveError, duckdb.Error, OSError) as exc:
+            self._merge_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             logger.error("index: merge failed: %s (rows stay in the spool)", exc)
             self.stats.inc_value(STATS + "merge_errors")
             return False

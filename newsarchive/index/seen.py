@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from newsarchive.index.db import connect
+from newsarchive.index.db import connect, patience
 from newsarchive.index.spool import spool_rows
 
 # Pages that stand in for an article we did not get (a bot challenge, a paywall, an empty
@@ -56,7 +56,7 @@ def load_seen(
             seen[url] = when
 
     if os.path.exists(db_path):
-        con = connect(db_path, read_only=True, timeout=timeout)
+        con = connect(db_path, read_only=True, timeout=patience(db_path, timeout))
         try:
             if con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'articles'"
@@ -117,7 +117,7 @@ def load_retries(
     spider asks for them itself."""
     if not os.path.exists(db_path):
         return []
-    con = connect(db_path, read_only=True, timeout=timeout)
+    con = connect(db_path, read_only=True, timeout=patience(db_path, timeout))
     try:
         keys = sorted(set(outlets))
         rows = con.execute(RETRY_SQL, [keys, list(RETRIED), keys]).fetchall()

@@ -78,17 +78,32 @@ class Spool:
                 self.dir.mkdir(parents=True, exist_ok=True)
                 self._seq += 1
                 self._stem = f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}"
-            f = open(self.dir / f"{self._stem}.{table}{OPEN}", "a", encoding="utf-8")  # noqa: SIM115
+            # Unbuffered bytes: each row goes to the OS whole or (disk full) is cut off again,
+            # so no torn line is left to break the segment's merge.
+            f = open(self.dir / f"{self._stem}.{table}{OPEN}", "ab", buffering=0)  # noqa: SIM115
             self._files[table] = f
         return f
 
     def append(self, table: str, row: dict) -> None:
+        """Append one row; raises OSError (disk full) with the segment left as it was."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
         row = dict(row, _seq=time.time_ns())
+        data = memoryview(
+            (json.dumps(row, default=_default, ensure_ascii=False) + "\n").encode("utf-8")
+        )
         f = self._file(table)
-        f.write(json.dumps(row, default=_default, ensure_ascii=False) + "\n")
-        f.flush()  # into the OS now: a SIGKILL after this point loses nothing
+        start = os.fstat(f.fileno()).st_size
+        done = 0
+        try:
+            while done < len(data):  # into the OS now: a SIGKILL after this loses nothing
+                done += f.write(data[done:]) or 0
+        except OSError:
+            try:
+                os.ftruncate(f.fileno(), start)
+            except OSError:
+                pass
+            raise
         if self.first_pending_at is None:
             self.first_pending_at = time.monotonic()
         self.pending += 1
@@ -98,7 +113,6 @@ class Spool:
         if not self._files:
             return 0
         for table, f in self._files.items():
-            f.flush()
             os.fsync(f.fileno())
             f.close()
             src = self.dir / f"{self._stem}.{table}{OPEN}"
@@ -236,11 +250,30 @@ def _merge_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str,
                 added["refetched_dropped"] = dropped
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # the failure already ended the transaction: keep its error
+            pass
         raise
     for f in files:  # only after the commit
         f.unlink(missing_ok=True)
     return added
+
+
+def _readable(path: Path) -> bool:
+    """Whether a segment parses on its own (in memory, away from the archive): only a
+    segment that does not is set aside as ``.bad``."""
+    try:
+        con = duckdb.connect()
+    except duckdb.Error:
+        return True
+    try:
+        con.execute(f"SELECT count(*) FROM ({_select(_table_of(path), [path])})").fetchone()
+        return True
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
 
 
 def merge_spool(
@@ -303,6 +336,10 @@ def _merge_spool(
                     for t, n in _merge_files(con, [f]).items():
                         added[t] = added.get(t, 0) + n
                 except duckdb.Error as exc:
+                    if _readable(f):
+                        # The segment is fine: the archive failed (disk full, I/O error).
+                        # Every segment stays for the next merge; the caller is told.
+                        raise
                     logger.error("spool segment %s cannot be merged (%s); kept as .bad", f, exc)
                     os.replace(f, f.with_name(f.name + ".bad"))
                     if stats is not None:

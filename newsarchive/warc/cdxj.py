@@ -78,15 +78,33 @@ class CdxjEntry:
         )
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def tmp_name(path: Path) -> Path:
+    """Where ``path`` is written before its rename: one name per process, so two crawls
+    sharing a WARC directory never write into the same temp file."""
+    return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+
+
 def write_cdxj(path: str | os.PathLike, entries: Iterable[CdxjEntry]) -> Path:
-    """Write a sorted CDXJ file atomically (temp file, then rename)."""
+    """Write a sorted CDXJ file atomically (temp file, fsync, rename); a failed write (disk
+    full) leaves no temp file behind."""
     path = Path(path)
     lines = sorted(e.line() for e in entries)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-    os.replace(tmp, path)
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            # Durable before the rename: after a power loss the index is whole or absent,
+            # never an empty file that looks current.
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -47,7 +47,9 @@ class WarcFile:
         self.name = name
         self.open_path = directory / (name + OPEN_SUFFIX)
         self.final_path = directory / name
-        self._fh = open(self.open_path, "xb")  # noqa: SIM115 - lives as long as the file
+        # Unbuffered: a failed write (disk full) leaves nothing queued in a buffer that a
+        # later flush would append after the cut below.
+        self._fh = open(self.open_path, "xb", buffering=0)  # noqa: SIM115 - lives with the file
         # A lock tells ``warc repair`` this file is still being written.
         fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.size = 0
@@ -58,20 +60,43 @@ class WarcFile:
     def append(self, member: bytes) -> tuple[int, int]:
         """Write one gzip member and flush it; return (offset, length)."""
         offset = self.size
+        view = memoryview(member)
+        done = 0
         try:
-            self._fh.write(member)
-            self._fh.flush()
+            while done < len(view):  # a raw write may be partial (the disk filling up)
+                done += self._fh.write(view[done:]) or 0
         except OSError:
-            # Leave no torn member behind when we can: cut back to the last good record.
+            # Leave no torn member behind: cut back to the last good record (truncating
+            # needs no free space).
             try:
-                self._fh.truncate(offset)
-                self._fh.seek(offset)
+                os.ftruncate(self._fh.fileno(), offset)
+                os.lseek(self._fh.fileno(), offset, os.SEEK_SET)
             except OSError:
                 pass
             raise
         self.size += len(member)
         self.records += 1
         return offset, len(member)
+
+    def append_group(self, members: tuple[bytes, ...]) -> list[tuple[int, int]]:
+        """Append the members of one capture, all or none: a failed write cuts the file back
+        to where the group began (no record of it is left for a later reindex)."""
+        start = self.size
+        out = []
+        try:
+            for member in members:
+                out.append(self.append(member))
+        except OSError:
+            if self.size != start:
+                try:
+                    os.ftruncate(self._fh.fileno(), start)
+                    os.lseek(self._fh.fileno(), start, os.SEEK_SET)
+                    self.records -= len(out)
+                    self.size = start
+                except OSError:
+                    pass
+            raise
+        return out
 
     def sync(self) -> bool:
         """fsync what was appended since the last sync; False when nothing was new (or the
@@ -87,7 +112,6 @@ class WarcFile:
         return True
 
     def close(self, write_index: bool = True) -> Path:
-        self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.replace(self.open_path, self.final_path)
@@ -145,5 +169,6 @@ class RotatingWarcFiles:
 
     def rotate(self) -> None:
         if self.current is not None:
-            self.closed.append(self.current.close(self.write_index))
-            self.current = None
+            # Never closed twice, even when closing fails (its CDXJ comes at the next start).
+            current, self.current = self.current, None
+            self.closed.append(current.close(self.write_index))

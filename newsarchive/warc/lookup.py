@@ -19,7 +19,10 @@ from newsarchive.warc.scan import index_file, is_warc_name, read_record
 
 def all_entries(directory: str | os.PathLike) -> list[CdxjEntry]:
     """Entries of every CDXJ file, plus in-memory indexes of WARCs that have none yet."""
+    from newsarchive.warc.indexes import ensure_indexes
+
     d = Path(directory)
+    ensure_indexes(d)  # where it cannot write (read-only copy), the fallback below reads
     entries: list[CdxjEntry] = []
     indexed = set()
     for path in sorted(d.glob("*.cdxj")):

@@ -132,9 +132,10 @@ def _find_magic(fh, start: int) -> int | None:
     return _find(fh, _GZIP_MAGIC, start)
 
 
-def iter_members(path: str | os.PathLike, parse: bool = True) -> Iterator[Member]:
-    """Yield each gzip member (or, in an uncompressed file, each record); broken stretches
-    are yielded with ``error`` set. A file that is not a WARC at all is one broken stretch."""
+def iter_members(path: str | os.PathLike, parse: bool = True, start: int = 0) -> Iterator[Member]:
+    """Yield each gzip member (or, in an uncompressed file, each record) from byte ``start``
+    on; broken stretches are yielded with ``error`` set. A file that is not a WARC at all is
+    one broken stretch."""
     try:
         fmt = warc_format(path)
     except NotAWarc as exc:
@@ -143,15 +144,14 @@ def iter_members(path: str | os.PathLike, parse: bool = True) -> Iterator[Member
             yield Member(0, size, error=str(exc).split(": ", 1)[-1])
         return
     if fmt == PLAIN:
-        yield from _iter_plain(path, parse)
+        yield from _iter_plain(path, parse, start)
     else:
-        yield from _iter_gzip(path, parse)
+        yield from _iter_gzip(path, parse, start)
 
 
-def _iter_gzip(path: str | os.PathLike, parse: bool) -> Iterator[Member]:
+def _iter_gzip(path: str | os.PathLike, parse: bool, start: int = 0) -> Iterator[Member]:
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        start = 0
         while start < size:
             fh.seek(start)
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -226,10 +226,9 @@ def _plain_span(fh, start: int, size: int) -> tuple[int, str | None]:
     return span, None
 
 
-def _iter_plain(path: str | os.PathLike, parse: bool) -> Iterator[Member]:
+def _iter_plain(path: str | os.PathLike, parse: bool, start: int = 0) -> Iterator[Member]:
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        start = 0
         while start < size:
             fh.seek(start)
             lead = fh.read(2)

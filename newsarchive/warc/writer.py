@@ -11,6 +11,7 @@ then sends ``capture_recorded`` with the record's pointer.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import socket
 import uuid
@@ -59,6 +60,7 @@ DEFAULTS = {
 }
 
 _WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INDEXED_DIRS: set[str] = set()  # WARC directories whose CDXJ files this process checked
 
 
 def _on_reactor(fut: Future) -> defer.Deferred:
@@ -201,6 +203,7 @@ class WarcWriter:
             self.directory, self.prefix, self.max_size, self._start_file, self.write_cdxj
         )
         self._recover_open_files()
+        self._ensure_indexes()
         if self.revisits:
             n = self.index.load(self.directory)
             logger.info("WARC revisits: %d earlier captures known from %s", n, self.directory)
@@ -221,7 +224,26 @@ class WarcWriter:
                 logger.error("could not repair leftover WARC %s: %s", path, exc)
                 continue
             self.stats.inc_value("newsarchive/warc/recovered_files")
-            logger.warning("repaired WARC left open by an earlier run: %s", result)
+            logger.warning(
+                "repaired WARC left open by an earlier run: %s (%s)", result.path, result.message
+            )
+
+    def _ensure_indexes(self) -> None:
+        """Every finished WARC gets its current CDXJ before revisits are read from them
+        (once per directory and process: the spiders of one crawl share the directory)."""
+        from newsarchive.warc.indexes import ensure_indexes
+
+        key = os.path.realpath(self.directory)
+        if key in _INDEXED_DIRS:
+            return
+        _INDEXED_DIRS.add(key)
+        done = ensure_indexes(self.directory)
+        if done.regenerated:
+            self.stats.inc_value("newsarchive/warc/cdxj_regenerated", len(done.regenerated))
+        if done.removed_tmp:
+            self.stats.inc_value("newsarchive/warc/cdxj_tmp_removed", len(done.removed_tmp))
+        if done.failed:
+            self.stats.inc_value("newsarchive/warc/cdxj_errors", len(done.failed))
 
     def spider_closed(self, spider, reason):
         if self._executor is not None:
@@ -234,10 +256,30 @@ class WarcWriter:
         return None
 
     def _close_files(self) -> None:
-        if self.files is not None:
+        if self.files is None:
+            return
+        current = self.files.current
+        try:
             self.files.rotate()
-            for path in self.files.closed:
-                logger.info("WARC file closed: %s", path)
+        except OSError as exc:
+            # Each record was written whole (or cut): the file stays valid, and the next
+            # start repairs it if still ``.open`` and writes its missing CDXJ.
+            name = current.name if current is not None else self.directory
+            self._note_write_error(exc)
+            logger.error(
+                "WARC file %s not closed cleanly (%s); the next crawl start finishes it",
+                name,
+                exc.strerror or exc,
+            )
+        for path in self.files.closed:
+            logger.info("WARC file closed: %s", path)
+
+    def _note_write_error(self, exc: OSError) -> None:
+        """What the crawl summary says about a failed write (first one wins)."""
+        key = "newsarchive/warc/write_error"
+        if not self.stats.get_value(key):
+            where = exc.filename or self.directory
+            self.stats.set_value(key, f"{exc.strerror or exc} ({where})")
 
     def flushed(self) -> defer.Deferred:
         """Fires once nothing is queued for the writer thread."""
@@ -344,6 +386,7 @@ class WarcWriter:
                 return
             # The archive is the source of truth: stop rather than crawl on unrecorded.
             self._failed = True
+            self._note_write_error(exc)
             logger.error("WARC write failed (%s); closing the spider", exc)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_write_error"))
         else:
@@ -464,9 +507,7 @@ class WarcWriter:
 
         group = (main.member, req.member, meta.member)
         wf = self.files.for_group(sum(len(m) for m in group))
-        offset, length = wf.append(main.member)
-        wf.append(req.member)
-        wf.append(meta.member)
+        (offset, length), _, _ = wf.append_group(group)
 
         ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         mime = ctype.decode("latin-1").split(";")[0].strip().lower()
