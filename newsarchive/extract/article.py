@@ -33,6 +33,9 @@ class Article:
     page_type: str = "article"
     paywalled: bool = False
     challenge: bool = False
+    # which method produced ``text``: "trafilatura" (the pruned page), "articleBody"
+    # (JSON-LD), "fallback" (plain trafilatura on the unpruned page), "" when there is none
+    text_source: str = "trafilatura"
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_dict(self) -> dict[str, Any]:
