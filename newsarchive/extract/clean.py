@@ -184,16 +184,24 @@ def _attr(el: HtmlElement) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _junk_token(tok: str) -> bool:
-    """One class/id token; cached because sites repeat the same few hundred tokens."""
-    if _JUNK_SUB_RE.search(tok):
-        return True
+def _junk_token(tok: str) -> str | None:
+    """The vocabulary entry one class/id token matches (the rule that fires), or None.
+
+    Cached because sites repeat the same few hundred tokens.
+    """
+    m = _JUNK_SUB_RE.search(tok)
+    if m:
+        return m.group(0).lower()
     words = set(_words(tok))
-    if not _JUNK_WORDS.isdisjoint(words) or not _MODAL_WORDS.isdisjoint(words):
-        return True
+    hit = words & _JUNK_WORDS or words & _MODAL_WORDS
+    if hit:
+        return min(hit)
     if _PAIR_WORDS.isdisjoint(words):
-        return False
-    return any(all(w in words for w in pair) for pair in _JUNK_PAIRS)
+        return None
+    for pair in _JUNK_PAIRS:
+        if all(w in words for w in pair):
+            return "+".join(pair)
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -212,10 +220,11 @@ def _paywall_attr(attr: str) -> bool:
 
 
 def _junk_key(attr: str) -> str | None:
-    """The first class/id token that marks boilerplate: the rule's name for the group guard."""
+    """The rule that condemns an element by its class/id, named for the group guard."""
     for t in attr.split():
-        if _junk_token(t):
-            return t
+        key = _junk_token(t)
+        if key:
+            return key
     return None
 
 
