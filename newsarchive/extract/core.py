@@ -152,7 +152,25 @@ def _clean_lines(
         if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
             continue
         out.append(s)
-    return "\n".join(out)
+    return "\n".join(_drop_lists(out))
+
+
+def _drop_lists(lines: list[str]) -> list[str]:
+    """Bullet lists inside the story (fact lists, product specs, link lists) are not body.
+
+    trafilatura writes list items as "- " lines. A list of sentences that opens the body,
+    right under the headline, is the story's summary (key points) and stays; a page that
+    is mostly lists (a listicle) keeps them all, since no rule may take most of the body.
+    """
+    items = [x for x in lines if x.startswith("- ")]
+    if not items or sum(map(len, items)) > 0.5 * sum(map(len, lines)):
+        return lines
+    lead = 0
+    while lead < len(lines) and lines[lead].startswith("- "):
+        lead += 1
+    if lead and sum(map(len, lines[:lead])) < 50 * lead:
+        lead = 0  # short items under the headline: breadcrumbs, tags, not a summary
+    return lines[:lead] + [x for x in lines[lead:] if not x.startswith("- ")]
 
 
 def extract_article(
