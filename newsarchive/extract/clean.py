@@ -315,6 +315,7 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if el.getparent() is not None:
             _drop(el)
     total = _content_len(body) or 1
+    unmarked = _unmarked_captions(body)
     # (element, rule) pairs; a rule is a tag, a role or the class/id token that fired
     doomed: list[tuple[HtmlElement, str]] = []
     paywall = False
@@ -335,7 +336,7 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if not isinstance(tag, str):
             continue
         attr = _attr(el)
-        kind = _kind(tag, attr)
+        kind = "caption" if el in unmarked else _kind(tag, attr)
         if kind is not None:
             t = _text(el)
             if t and len(t) < 600 and not protected(el):
@@ -407,6 +408,65 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         paywall_content=any(el in spared for el in walls) or (paywall and not walls),
         para_chars=para_chars,
     )
+
+
+_NOT_CAPTION = {"p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "body", "html"}
+_CAPTION_FRAME = {"figure", "figcaption"}
+
+
+def _unmarked_captions(body: HtmlElement) -> set[HtmlElement]:
+    """Captions without caption markup: the one short text under an image in its box.
+
+    The nearest ancestor of an image that holds any text is taken as the image's box
+    (``<div class="media"><picture/><div class="info"><p>...</p></div></div>``). Its
+    text is a caption when it is short, follows the image, and is not a link or a
+    headline (then the box is a teaser card, removed or kept by the other rules).
+    Figures are left to the figure rule.
+    """
+    out: set[HtmlElement] = set()
+    for img in body.iter("img"):
+        box, depth = img.getparent(), 0
+        while box is not None and depth < 5 and not box.text_content().strip():
+            if box.tag in _CAPTION_FRAME:
+                break
+            box, depth = box.getparent(), depth + 1
+        if box is None or box in out or box.tag in _NOT_CAPTION or box.tag in _CAPTION_FRAME:
+            continue
+        if any(a.tag in _CAPTION_FRAME for a in box.iterancestors()):
+            continue
+        text = box.text_content().strip()
+        if not text or len(text) > 250:
+            continue
+        before = True
+        plain = True
+        for el in box.iter():
+            if el is img:
+                before = False
+                continue
+            if not isinstance(el.tag, str):
+                continue
+            if before and el is not box and (el.text or "").strip():
+                plain = False  # text above the image: not its caption
+                break
+            if el.tag in _NOT_CAPTION - {"p"} and (el.text_content() or "").strip():
+                plain = False  # a link or a headline: a teaser card
+                break
+        if before and (box.text or "").strip():
+            plain = False
+        if plain:
+            out.add(box)
+    for fig in body.iter("figure"):
+        # a caption set as the next paragraph, all in bold or italics, after a bare image
+        nxt = fig.getnext()
+        if fig.text_content().strip() or nxt is None or nxt.tag != "p":
+            continue
+        text = nxt.text_content().strip()
+        styled = "".join(
+            e.text_content() for e in nxt if e.tag in ("strong", "b", "em", "i")
+        ).strip()
+        if text and len(text) < 150 and styled == text and not (nxt.text or "").strip():
+            out.add(nxt)
+    return out
 
 
 def _guard(
