@@ -22,6 +22,7 @@ from trafilatura.utils import load_html
 from newsarchive.extract import detect
 from newsarchive.extract.article import Article
 from newsarchive.extract.clean import collect_and_prune
+from newsarchive.extract.hydrate import hydrated_text
 from newsarchive.extract.meta import (
     Meta,
     byline_near_headline,
@@ -39,6 +40,8 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TRUNCATED = re.compile(r"(?:\.\.\.|\u2026|\[\.\.\.\])\W{0,3}$")
 # Our text below this share of the page's paragraph text: try plain trafilatura.
 FALLBACK_SHARE = 0.5
+# Fewer words than this: look for the story in the page's script state (hydration data).
+HYDRATION_WORDS = 50
 # Short lines that are links to other stories or promos, whatever the markup.
 _JUNK_LINE = re.compile(
     r"^(?:read more|more|related|read also|also read|see also|watch|listen|recommended|"
@@ -249,6 +252,12 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         )
         if from_body:
             source = "articleBody"
+    if _words(text) < HYDRATION_WORDS:
+        # an app page that renders the story from JSON in a script: nothing to see in
+        # the HTML, the story's HTML is a string in the page's state
+        state = hydrated_text(raw, tuple(outlet.prune) if outlet else ())
+        if state and _words(state) > 2 * _words(text) + 20:
+            text, source = _clean_lines(state, captions, credits, art.title, meta.h1), "hydration"
     art.text = text
     art.text_source = source if text else ""
     art.word_count = _words(text)
