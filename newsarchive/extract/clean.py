@@ -287,6 +287,7 @@ class Pruned:
     paywall_prompt: bool = False  # a wall (offer box, modal) was found and removed
     paywall_content: bool = False  # paywall markup sat on body text, which was kept
     para_chars: int = 0  # the page's paragraph text (<p>, not links) before pruning
+    cut_chars: int = 0  # of which the generic rules removed this much
 
 
 def _para_lengths(body: HtmlElement) -> dict[HtmlElement, int]:
@@ -396,9 +397,11 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if rule in ("strong", "", "figure"):
             para_chars -= sum(paras.pop(p, 0) for p in el.iter("p"))
     spared = _guard(doomed, paras, para_chars)
+    cut = 0
     for el, _rule in doomed:
         if el in spared or el.getparent() is None:
             continue
+        cut += sum(paras.pop(p, 0) for p in el.iter("p"))
         _drop(el)
     return Pruned(
         _dedup(captions),
@@ -407,6 +410,7 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         paywall_prompt=any(el not in spared for el in walls),
         paywall_content=any(el in spared for el in walls) or (paywall and not walls),
         para_chars=para_chars,
+        cut_chars=cut,
     )
 
 

@@ -40,6 +40,9 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TRUNCATED = re.compile(r"(?:\.\.\.|\u2026|\[\.\.\.\])\W{0,3}$")
 # Our text below this share of the page's paragraph text: try plain trafilatura.
 FALLBACK_SHARE = 0.5
+# ... and only when our rules removed at least this share of it: otherwise trafilatura
+# chose the same on the page as served, and a second run would cost without helping.
+CUT_SHARE = 0.2
 # Fewer words than this: look for the story in the page's script state (hydration data).
 HYDRATION_WORDS = 50
 # Short lines that are links to other stories or promos, whatever the markup.
@@ -238,7 +241,10 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     art.captions, art.credits = captions, credits
     text = _trafilatura_text(tree, url, captions, credits, art.title, meta.h1)
     source = "trafilatura"
-    if len(text) < FALLBACK_SHARE * pruned.para_chars:
+    if (
+        len(text) < FALLBACK_SHARE * pruned.para_chars
+        and pruned.cut_chars > CUT_SHARE * pruned.para_chars
+    ):
         # the pruned page gave much less than its paragraphs hold: plain trafilatura on
         # the page as served (parsed again: the tree was pruned in place)
         plain = _plain_text(raw, url, captions, credits, art.title, meta.h1)
