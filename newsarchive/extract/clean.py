@@ -73,6 +73,7 @@ _JUNK_WORDS = {
     "sponsor",
     "comments",
     "mostread",
+    "sidebar",
 }
 # Substrings of a lower-cased token that mark boilerplate even when glued together.
 _JUNK_SUB = (
@@ -90,6 +91,7 @@ _JUNK_SUB = (
     "moreon",
     "more-on",
     "mostread",
+    "sidebar",
     "most-read",
     "alsoread",
     "also-read",
