@@ -123,3 +123,29 @@ def test_japanese_article_is_not_empty():
     body = "".join(f"<p>{s}</p>" for s in sentences)
     art = extract_article(page(body).replace("lang='en'", "lang='ja'"), "https://example.jp/a")
     assert art.page_type == "article" and art.word_count > 60
+
+
+STANDFIRST = "The northern route won by two votes after a night of debate in the council."
+
+
+def test_standfirst_under_the_headline_opens_the_text():
+    # the standfirst sits in the page header beside the headline, outside the article
+    # container that trafilatura picks
+    html = (
+        "<!DOCTYPE html><html lang='en'><head><title>Tram line approved</title>"
+        f"<meta name='description' content='{STANDFIRST}'></head><body>"
+        "<header class='article-header'><h1>Tram line approved</h1>"
+        f"<div class='standfirst'><span>{STANDFIRST}</span></div></header>"
+        f"<div class='grid'><article class='story'>{paras(range(4))}</article></div></body></html>"
+    )
+    art = extract_article(html, "https://example.org/a")
+    assert art.text.split("\n") == [STANDFIRST] + P
+
+
+def test_description_not_shown_above_the_story_is_not_added():
+    head = f"<meta name='description' content='{STANDFIRST}'>"
+    hidden = extract_article(page(paras(range(4)), head=head), "https://example.org/a")
+    assert hidden.text.split("\n") == P
+    after = paras(range(4)) + f"<div class='teaser'><span>{STANDFIRST}</span></div>"
+    below = extract_article(page(after, head=head), "https://example.org/a")
+    assert below.text.split("\n")[0] == P[0]

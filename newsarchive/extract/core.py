@@ -258,6 +258,8 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         )
         if from_body:
             source = "articleBody"
+    if text and meta.subtitle and source != "articleBody":
+        text = _with_standfirst(text, meta.subtitle, tree)
     if _words(text) < HYDRATION_WORDS:
         # an app page that renders the story from JSON in a script: nothing to see in
         # the HTML, the story's HTML is a string in the page's state
@@ -294,6 +296,30 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     if art.word_count < 30 and art.page_type == "article":
         art.page_type, art.is_article = "empty", False
     return art
+
+
+def _with_standfirst(text: str, subtitle: str, tree: HtmlElement) -> str:
+    """The standfirst above the story, when trafilatura left it out.
+
+    The page's description counts as the standfirst only when an element of the pruned
+    page holds exactly that text and comes before the story's first line: a summary shown
+    under the headline, not a teaser repeated in a box or a hidden field.
+    """
+    want = _norm(subtitle)
+    if not want or want in _norm(text):
+        return text
+    first = _norm(text.split("\n", 1)[0])[:40]
+    head = want.split(" ", 1)[0]
+    body = tree.find("body")
+    for el in (body if body is not None else tree).iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = _norm(el.text)
+        if own and first and (first.startswith(own[:40]) or own.startswith(first)):
+            return text  # reached the story's first line before any standfirst
+        if own.startswith(head) and _norm(el.text_content()) == want:
+            return f"{' '.join(subtitle.split())}\n{text}"
+    return text
 
 
 def _trafilatura_text(
