@@ -149,3 +149,23 @@ def test_description_not_shown_above_the_story_is_not_added():
     after = paras(range(4)) + f"<div class='teaser'><span>{STANDFIRST}</span></div>"
     below = extract_article(page(after, head=head), "https://example.org/a")
     assert below.text.split("\n")[0] == P[0]
+
+
+def test_byline_stamp_and_headline_variant_above_the_story_are_not_body():
+    top = (
+        "<p>Tram line approved | city radio</p><p>Stand: 22.04.2024, 06:00 Uhr</p>"
+        "<p>Von Anna Schmidt</p>"
+    )
+    tail = "<p>With files from The Canadian Press</p>"
+    art = extract_article(page(top + paras(range(4)) + tail), "https://example.org/a")
+    assert art.text.split("\n") == P
+
+
+def test_sentences_that_start_like_bylines_stay():
+    lines = [
+        "Da Jakob begynder at bestille på fransk, rystede tjeneren på hovedet.",
+        "Von den Plänen erfuhren die Anwohner erst aus der Zeitung, sagte sie.",
+    ]
+    body = "".join(f"<p>{x}</p>" for x in lines) + paras(range(4))
+    art = extract_article(page(body), "https://example.org/a")
+    assert art.text.split("\n") == lines + P

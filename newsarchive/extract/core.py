@@ -59,8 +59,13 @@ _PROMO_LINE = re.compile(
     r"^(?:got a story|do you have a story|have you got a story|for more stories like this|"
     r"follow (?:us|[\w.]+) on (?:twitter|x|facebook|instagram)|sign up (?:for|to) (?:our|the)|"
     r"this is a breaking news? story|this story is developing|this is a developing story|"
-    r"this article (?:is|was) (?:originally )?published|get in touch with our news team)",
+    r"this article (?:is|was) (?:originally )?published|get in touch with our news team|"
+    r"with files from|with reporting by|with reports from|additional reporting by)",
     re.I,
+)
+# A byline left in the body: a byline word, then only capitalised names.
+_BYLINE_LINE = re.compile(
+    r"^(?:by|von|par|por|di|av|af|door|van)\s+(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*(?:\s+|$)){1,4}$", re.I
 )
 _JUNK_LINE_EXACT = re.compile(r"^(?:advertisement|ad|share|copy link|close|loading\.*)$", re.I)
 MAX_BYTES = 20 * 1024 * 1024
@@ -153,12 +158,26 @@ def _clean_lines(
         low = s.lower()
         if low in drop or _JUNK_LINE_EXACT.match(s) or (len(s) < 400 and _PROMO_LINE.match(s)):
             continue
-        if len(out) < 3 and _norm(s) in heads:
+        if len(out) < 3 and (_norm(s) in heads or _headline_with_suffix(s, heads)):
             continue  # the headline repeated at the top of the body
+        if len(out) < 5 and len(s) < 60 and (_BYLINE_LINE.match(s) or _dateline(s)):
+            continue  # byline or "updated" stamp above the story
         if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
             continue
         out.append(s)
     return "\n".join(_drop_lists(out))
+
+
+def _headline_with_suffix(s: str, heads: set[str]) -> bool:
+    """The headline plus a site or programme name ("Headline | wdr aktuell")."""
+    m = re.match(r"^(.{10,}?)\s+[|\u2013\u2014-]\s+[^|]{1,40}$", s)
+    return bool(m) and _norm(m.group(1)) in heads
+
+
+def _dateline(s: str) -> bool:
+    """A short line that is mostly a date and time ("Stand: 22.04.2024, 06:00 Uhr")."""
+    chars = "".join(_TOK.findall(s))
+    return len(chars) > 6 and sum(c.isdigit() for c in chars) >= 0.4 * len(chars)
 
 
 def _drop_lists(lines: list[str]) -> list[str]:
