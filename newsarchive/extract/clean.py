@@ -287,7 +287,6 @@ class Pruned:
     credits: list[str]
     paywall_marked: bool  # a paywall/metering class or id was seen on the page
     paywall_prompt: bool = False  # a wall (offer box, modal) was found and removed
-    paywall_content: bool = False  # paywall markup sat on body text, which was kept
     para_chars: int = 0  # the page's paragraph text (<p>, not links) before pruning
     cut_chars: int = 0  # of which the generic rules removed this much
 
@@ -410,7 +409,6 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         _dedup(credits),
         paywall,
         paywall_prompt=any(el not in spared for el in walls),
-        paywall_content=any(el in spared for el in walls) or (paywall and not walls),
         para_chars=para_chars,
         cut_chars=cut,
     )
