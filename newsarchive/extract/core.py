@@ -4,6 +4,9 @@ The page is parsed once with lxml. Structured metadata (JSON-LD, meta tags) is r
 that tree, captions/credits are collected, boilerplate is pruned by generic markup rules
 (plus the outlet's registry ``prune`` selectors), and the pruned tree goes to trafilatura.
 JSON-LD ``articleBody`` competes with trafilatura's text when it is clearly more complete.
+Two rare paths guard the body: plain trafilatura on the page as served when our rules cut
+much of the paragraph text and little came out, and the story's HTML from the page's
+script state when the page shows almost nothing. ``Article.text_source`` says which won.
 """
 
 from __future__ import annotations
