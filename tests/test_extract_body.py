@@ -169,3 +169,14 @@ def test_sentences_that_start_like_bylines_stay():
     body = "".join(f"<p>{x}</p>" for x in lines) + paras(range(4))
     art = extract_article(page(body), "https://example.org/a")
     assert art.text.split("\n") == lines + P
+
+
+def test_body_set_in_image_blocks_is_not_taken_for_captions():
+    # a CMS that wraps each paragraph with its own image: text beside images is the body
+    short = [p[:120].rsplit(" ", 1)[0] + "." for p in P]
+    blocks = "".join(
+        f"<div class='block'><img src='{i}.jpg'><p>{x}</p></div>" for i, x in enumerate(short)
+    )
+    art = extract_article(page(blocks), "https://example.org/a")
+    assert art.text.split("\n") == short
+    assert art.captions == []

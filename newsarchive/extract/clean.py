@@ -317,7 +317,12 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if el.getparent() is not None:
             _drop(el)
     total = _content_len(body) or 1
+    paras = _para_lengths(body)
     unmarked = _unmarked_captions(body)
+    in_unmarked = sum(paras.get(q, 0) for box in unmarked for q in box.iter("p"))
+    if in_unmarked > UNMARKED_SHARE * sum(paras.values()):
+        # that much text beside images is the body set in image blocks, not captions
+        unmarked = set()
     # (element, rule) pairs; a rule is a tag, a role or the class/id token that fired
     doomed: list[tuple[HtmlElement, str]] = []
     paywall = False
@@ -390,7 +395,6 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
             doomed.extend((el, "") for el in body.cssselect(sel))
         except (SelectorError, etree.XPathError, ValueError):
             continue  # a bad selector in the registry must not break extraction
-    paras = _para_lengths(body)
     # candidate body text: the paragraphs, less those in boxes removed on purpose
     # (fact boxes, embeds, captions, the outlet's selectors), which no guard brings back
     para_chars = sum(paras.values())
@@ -414,6 +418,8 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
     )
 
 
+# Captions found without markup may not hold more than this share of the paragraph text.
+UNMARKED_SHARE = 0.15
 _NOT_CAPTION = {"p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "body", "html"}
 _CAPTION_FRAME = {"figure", "figcaption"}
 
