@@ -180,3 +180,11 @@ def test_body_set_in_image_blocks_is_not_taken_for_captions():
     art = extract_article(page(blocks), "https://example.org/a")
     assert art.text.split("\n") == short
     assert art.captions == []
+
+
+def test_text_above_an_image_is_not_its_caption():
+    box = (
+        "<div class='note'>Timetables for the works are on the council site.<img src='x.jpg'></div>"
+    )
+    art = extract_article(page(paras([0, 1]) + box + paras([2, 3])), "https://example.org/a")
+    assert "Timetables for the works are on the council site." not in art.captions

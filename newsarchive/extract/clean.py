@@ -448,7 +448,7 @@ def _unmarked_captions(body: HtmlElement) -> set[HtmlElement]:
         if not text or len(text) > 250:
             continue
         before = True
-        plain = True
+        plain = not (box.text or "").strip()  # text ahead of every child is above the image
         for el in box.iter():
             if el is img:
                 before = False
@@ -461,8 +461,6 @@ def _unmarked_captions(body: HtmlElement) -> set[HtmlElement]:
             if el.tag in _NOT_CAPTION - {"p"} and (el.text_content() or "").strip():
                 plain = False  # a link or a headline: a teaser card
                 break
-        if before and (box.text or "").strip():
-            plain = False
         if plain:
             out.add(box)
     for fig in body.iter("figure"):
