@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Bump whenever the extracted output changes, so that re-extraction can be targeted.
-EXTRACTOR_VERSION = "1.1.0"
+EXTRACTOR_VERSION = "1.2.0"
 
 
 @dataclass
@@ -33,6 +33,9 @@ class Article:
     page_type: str = "article"
     paywalled: bool = False
     challenge: bool = False
+    # which method produced ``text``: "trafilatura" (the pruned page), "articleBody"
+    # (JSON-LD), "fallback" (plain trafilatura on the unpruned page), "" when there is none
+    text_source: str = "trafilatura"
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,8 +6,11 @@ Here every class/id is split into words (``imageCaption`` -> image, caption;
 ``related-articles__list`` -> related, articles, list) and matched against a small
 vocabulary, plus ARIA roles, ``figure``/``aside``/``figcaption``. Caption and credit
 text is collected first so that it is kept as data and never lands in the body.
-A guard keeps any element that holds most of the page's paragraph text, so that a
-wrapper with an unlucky class name (``has-ads``) does not take the article with it.
+Two guards keep the body: an element that holds most of the page's paragraph text is
+never removed (a wrapper with an unlucky class name, ``has-ads``), and neither is a set of
+elements condemned by the same rule when together they hold most of it (a platform that
+puts ``paywall`` or ``premium`` on every body paragraph). Paywall and metering markup is a
+flag, not a reason to cut: only the wall itself (a short prompt box, a modal) is removed.
 """
 
 from __future__ import annotations
@@ -59,7 +62,6 @@ _JUNK_WORDS = {
     "trending",
     "breadcrumb",
     "breadcrumbs",
-    "paywall",
     "mpu",
     "billboard",
     "cookie",
@@ -71,6 +73,7 @@ _JUNK_WORDS = {
     "sponsor",
     "comments",
     "mostread",
+    "sidebar",
 }
 # Substrings of a lower-cased token that mark boilerplate even when glued together.
 _JUNK_SUB = (
@@ -88,6 +91,7 @@ _JUNK_SUB = (
     "moreon",
     "more-on",
     "mostread",
+    "sidebar",
     "most-read",
     "alsoread",
     "also-read",
@@ -160,6 +164,12 @@ _JUNK_ROLES = {
     "alert",
     "marquee",
 }
+# Overlays drawn over the page (paywall and consent walls, popups); removed unless the
+# page is built inside one, which the group guard catches.
+_MODAL_WORDS = {"modal", "popup", "interstitial"}
+# Beside a paywall marker these also name the wall, not the story ("overlay" alone is
+# too common: image overlays, overlay links).
+_WALL_WORDS = _MODAL_WORDS | {"overlay", "backdrop", "curtain"}
 _JUNK_TAGS = {"aside", "nav", "footer", "form", "button", "noscript", "dialog", "iframe"}
 _PROTECT_TAGS = {"html", "body", "main", "article"}
 
@@ -176,16 +186,29 @@ def _attr(el: HtmlElement) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _junk_token(tok: str) -> bool:
-    """One class/id token; cached because sites repeat the same few hundred tokens."""
-    if _JUNK_SUB_RE.search(tok):
-        return True
+def _junk_token(tok: str) -> str | None:
+    """The vocabulary entry one class/id token matches (the rule that fires), or None.
+
+    Cached because sites repeat the same few hundred tokens.
+    """
+    m = _JUNK_SUB_RE.search(tok)
+    if m:
+        return m.group(0).lower()
     words = set(_words(tok))
-    if not _JUNK_WORDS.isdisjoint(words):
-        return True
+    hit = words & _JUNK_WORDS or words & _MODAL_WORDS
+    if hit:
+        return min(hit)
     if _PAIR_WORDS.isdisjoint(words):
-        return False
-    return any(all(w in words for w in pair) for pair in _JUNK_PAIRS)
+        return None
+    for pair in _JUNK_PAIRS:
+        if all(w in words for w in pair):
+            return "+".join(pair)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _wall_attr(attr: str) -> bool:
+    return any(not _WALL_WORDS.isdisjoint(_words(t)) for t in attr.split())
 
 
 @lru_cache(maxsize=65536)
@@ -198,8 +221,13 @@ def _paywall_attr(attr: str) -> bool:
     return bool(_PAYWALL_RE.search(attr))
 
 
-def _is_junk_attr(attr: str) -> bool:
-    return any(_junk_token(t) for t in attr.split())
+def _junk_key(attr: str) -> str | None:
+    """The rule that condemns an element by its class/id, named for the group guard."""
+    for t in attr.split():
+        key = _junk_token(t)
+        if key:
+            return key
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -243,18 +271,42 @@ def _long_paragraphs(el: HtmlElement, limit: int = 2) -> bool:
     return False
 
 
+_BODY_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+
+
+def _is_prompt(el: HtmlElement) -> bool:
+    """A paywall-marked element that is the wall (offer, login box), not marked-up body text."""
+    if el.tag in _BODY_TAGS or el.tag == "li" or _long_paragraphs(el, 1):
+        return False
+    return _content_len(el) < 500
+
+
 @dataclass
 class Pruned:
     captions: list[str]
     credits: list[str]
     paywall_marked: bool  # a paywall/metering class or id was seen on the page
+    paywall_prompt: bool = False  # a wall (offer box, modal) was found and removed
+    para_chars: int = 0  # the page's paragraph text (<p>, not links) before pruning
+    cut_chars: int = 0  # of which the generic rules removed this much
+
+
+def _para_lengths(body: HtmlElement) -> dict[HtmlElement, int]:
+    """Body-like text of each <p>: its length without link text (teaser lists are links)."""
+    out = {}
+    for p in body.iter("p"):
+        t = len(p.text_content())
+        links = sum(len(a.text_content()) for a in p.iter("a"))
+        if t - links > 0.5 * t:
+            out[p] = t - links
+    return out
 
 
 def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) -> Pruned:
     """Remove captions, credits and boilerplate blocks from ``tree`` in place.
 
     Returns captions and credits as found on the page (in order, de-duplicated) and
-    whether the page carries paywall markup.
+    what the page's paywall markup was: a wall, or a marker on body text.
     """
     captions: list[str] = []
     credits: list[str] = []
@@ -265,8 +317,16 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if el.getparent() is not None:
             _drop(el)
     total = _content_len(body) or 1
-    doomed: list[HtmlElement] = []
+    paras = _para_lengths(body)
+    unmarked = _unmarked_captions(body)
+    in_unmarked = sum(paras.get(q, 0) for box in unmarked for q in box.iter("p"))
+    if in_unmarked > UNMARKED_SHARE * sum(paras.values()):
+        # that much text beside images is the body set in image blocks, not captions
+        unmarked = set()
+    # (element, rule) pairs; a rule is a tag, a role or the class/id token that fired
+    doomed: list[tuple[HtmlElement, str]] = []
     paywall = False
+    walls: list[HtmlElement] = []
 
     def protected(el: HtmlElement) -> bool:
         if el.tag in _PROTECT_TAGS:
@@ -283,7 +343,7 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         if not isinstance(tag, str):
             continue
         attr = _attr(el)
-        kind = _kind(tag, attr)
+        kind = "caption" if el in unmarked else _kind(tag, attr)
         if kind is not None:
             t = _text(el)
             if t and len(t) < 600 and not protected(el):
@@ -294,42 +354,153 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
                     t = " ".join(t.split())
                 if t:
                     (credits if kind == "credit" else captions).append(t)
-                doomed.append(el)
+                doomed.append((el, ""))
             stack.extend(reversed(el))
             continue
         if tag == "figure":
-            doomed.append(el)
+            doomed.append((el, "figure"))
             stack.extend(reversed(el))
             continue
         if tag in _JUNK_TAGS:
             if not protected(el):
-                doomed.append(el)
+                doomed.append((el, tag))
                 continue
         else:
             role = el.get("role")
             if (role and role.lower() in _JUNK_ROLES) or el.get("aria-hidden") == "true":
                 if not protected(el):
-                    doomed.append(el)
+                    doomed.append((el, f"role={role}"))
                     continue
+            if el.get("aria-modal") == "true" and not protected(el):
+                doomed.append((el, "aria-modal"))
+                continue
         if attr:
-            if not paywall and _paywall_attr(attr):
+            if _paywall_attr(attr):
                 paywall = True
-            if _strong_attr(attr) or (_is_junk_attr(attr) and not protected(el)):
-                doomed.append(el)
+                if _wall_attr(attr) or _is_prompt(el):
+                    walls.append(el)
+                    doomed.append((el, "paywall"))
+                    continue
+            if _strong_attr(attr):
+                doomed.append((el, "strong"))
+                continue
+            key = _junk_key(attr)
+            if key is not None and not protected(el):
+                doomed.append((el, key))
                 continue
         stack.extend(reversed(el))
 
     for sel in extra_selectors:
         try:
-            doomed.extend(body.cssselect(sel))
+            doomed.extend((el, "") for el in body.cssselect(sel))
         except (SelectorError, etree.XPathError, ValueError):
             continue  # a bad selector in the registry must not break extraction
-    for el in doomed:
-        parent = el.getparent()
-        if parent is None:
+    # candidate body text: the paragraphs, less those in boxes removed on purpose
+    # (fact boxes, embeds, captions, the outlet's selectors), which no guard brings back
+    para_chars = sum(paras.values())
+    for el, rule in doomed:
+        if rule in ("strong", "", "figure"):
+            para_chars -= sum(paras.pop(p, 0) for p in el.iter("p"))
+    spared = _guard(doomed, paras, para_chars)
+    cut = 0
+    for el, _rule in doomed:
+        if el in spared or el.getparent() is None:
             continue
+        cut += sum(paras.pop(p, 0) for p in el.iter("p"))
         _drop(el)
-    return Pruned(_dedup(captions), _dedup(credits), paywall)
+    return Pruned(
+        _dedup(captions),
+        _dedup(credits),
+        paywall,
+        paywall_prompt=any(el not in spared for el in walls),
+        para_chars=para_chars,
+        cut_chars=cut,
+    )
+
+
+# Captions found without markup may not hold more than this share of the paragraph text.
+UNMARKED_SHARE = 0.15
+_NOT_CAPTION = {"p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "body", "html"}
+_CAPTION_FRAME = {"figure", "figcaption"}
+
+
+def _unmarked_captions(body: HtmlElement) -> set[HtmlElement]:
+    """Captions without caption markup: the one short text under an image in its box.
+
+    The nearest ancestor of an image that holds any text is taken as the image's box
+    (``<div class="media"><picture/><div class="info"><p>...</p></div></div>``). Its
+    text is a caption when it is short, follows the image, and is not a link or a
+    headline (then the box is a teaser card, removed or kept by the other rules).
+    Figures are left to the figure rule.
+    """
+    out: set[HtmlElement] = set()
+    for img in body.iter("img"):
+        box, depth = img.getparent(), 0
+        while box is not None and depth < 5 and not box.text_content().strip():
+            if box.tag in _CAPTION_FRAME:
+                break
+            box, depth = box.getparent(), depth + 1
+        if box is None or box in out or box.tag in _NOT_CAPTION or box.tag in _CAPTION_FRAME:
+            continue
+        if any(a.tag in _CAPTION_FRAME for a in box.iterancestors()):
+            continue
+        text = box.text_content().strip()
+        if not text or len(text) > 250:
+            continue
+        before = True
+        plain = not (box.text or "").strip()  # text ahead of every child is above the image
+        for el in box.iter():
+            if el is img:
+                before = False
+                continue
+            if not isinstance(el.tag, str):
+                continue
+            if before and el is not box and (el.text or "").strip():
+                plain = False  # text above the image: not its caption
+                break
+            if el.tag in _NOT_CAPTION - {"p"} and (el.text_content() or "").strip():
+                plain = False  # a link or a headline: a teaser card
+                break
+        if plain:
+            out.add(box)
+    for fig in body.iter("figure"):
+        # a caption set as the next paragraph, all in bold or italics, after a bare image
+        nxt = fig.getnext()
+        if fig.text_content().strip() or nxt is None or nxt.tag != "p":
+            continue
+        text = nxt.text_content().strip()
+        styled = "".join(
+            e.text_content() for e in nxt if e.tag in ("strong", "b", "em", "i")
+        ).strip()
+        if text and len(text) < 150 and styled == text and not (nxt.text or "").strip():
+            out.add(nxt)
+    return out
+
+
+def _guard(
+    doomed: list[tuple[HtmlElement, str]], paras: dict[HtmlElement, int], para_chars: int
+) -> set[HtmlElement]:
+    """Elements spared because their rule would take most of the page's paragraph text.
+
+    Rules are grouped by what fired (tag, role, class token); captions ("") and the
+    outlet's own selectors are exempt, and so are explicit boxes and embeds ("strong": a
+    fact box may hold a transcript longer than the story). In a spared group only the members that hold
+    body text stay: an empty share button beside the marked paragraphs still goes.
+    """
+    if para_chars < 200:
+        return set()
+    share: dict[str, int] = {}
+    held: dict[HtmlElement, int] = {}
+    for el, rule in doomed:
+        if not rule or rule == "strong":
+            continue
+        n = sum(paras.get(p, 0) for p in el.iter("p"))
+        held[el] = n
+        share[rule] = share.get(rule, 0) + n
+    bad = {r for r, n in share.items() if n > 0.5 * para_chars}
+    if not bad:
+        return set()
+    return {el for el, rule in doomed if rule in bad and (held[el] > 0 or el.tag in _BODY_TAGS)}
 
 
 def _drop(el: HtmlElement) -> None:

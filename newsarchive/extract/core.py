@@ -4,6 +4,9 @@ The page is parsed once with lxml. Structured metadata (JSON-LD, meta tags) is r
 that tree, captions/credits are collected, boilerplate is pruned by generic markup rules
 (plus the outlet's registry ``prune`` selectors), and the pruned tree goes to trafilatura.
 JSON-LD ``articleBody`` competes with trafilatura's text when it is clearly more complete.
+Two rare paths guard the body: plain trafilatura on the page as served when our rules cut
+much of the paragraph text and little came out, and the story's HTML from the page's
+script state when the page shows almost nothing. ``Article.text_source`` says which won.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from trafilatura.utils import load_html
 from newsarchive.extract import detect
 from newsarchive.extract.article import Article
 from newsarchive.extract.clean import collect_and_prune
+from newsarchive.extract.hydrate import hydrated_text
 from newsarchive.extract.meta import (
     Meta,
     byline_near_headline,
@@ -33,6 +37,17 @@ from newsarchive.extract.meta import (
 
 log = logging.getLogger(__name__)
 _TOK = re.compile(r"\w+")
+# Scripts written without spaces between words: about two characters a word.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Text ending like this was cut short on purpose (a teaser before the wall).
+_TRUNCATED = re.compile(r"(?:\.\.\.|\u2026|\[\.\.\.\])\W{0,3}$")
+# Our text below this share of the page's paragraph text: try plain trafilatura.
+FALLBACK_SHARE = 0.5
+# ... and only when our rules removed at least this share of it: otherwise trafilatura
+# chose the same on the page as served, and a second run would cost without helping.
+CUT_SHARE = 0.2
+# Fewer words than this: look for the story in the page's script state (hydration data).
+HYDRATION_WORDS = 50
 # Short lines that are links to other stories or promos, whatever the markup.
 _JUNK_LINE = re.compile(
     r"^(?:read more|more|related|read also|also read|see also|watch|listen|recommended|"
@@ -47,8 +62,13 @@ _PROMO_LINE = re.compile(
     r"^(?:got a story|do you have a story|have you got a story|for more stories like this|"
     r"follow (?:us|[\w.]+) on (?:twitter|x|facebook|instagram)|sign up (?:for|to) (?:our|the)|"
     r"this is a breaking news? story|this story is developing|this is a developing story|"
-    r"this article (?:is|was) (?:originally )?published|get in touch with our news team)",
+    r"this article (?:is|was) (?:originally )?published|get in touch with our news team|"
+    r"with files from|with reporting by|with reports from|additional reporting by)",
     re.I,
+)
+# A byline left in the body: a byline word, then only capitalised names.
+_BYLINE_LINE = re.compile(
+    r"^(?:by|von|par|por|di|av|af|door|van)\s+(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*(?:\s+|$)){1,4}$", re.I
 )
 _JUNK_LINE_EXACT = re.compile(r"^(?:advertisement|ad|share|copy link|close|loading\.*)$", re.I)
 MAX_BYTES = 20 * 1024 * 1024
@@ -87,6 +107,27 @@ def _toks(s: str) -> list[str]:
     return _TOK.findall(s.lower())
 
 
+def _words(s: str) -> int:
+    """Word count that also holds for Chinese and Japanese (no spaces between words)."""
+    cjk = len(_CJK.findall(s))
+    return len(s.split()) + cjk // 2 if cjk else len(s.split())
+
+
+def _undouble(body: str) -> str:
+    """articleBody that repeats the whole story twice (a CMS template bug): one copy."""
+    flat = body.replace("\n", " ")
+    probe = flat[:80]
+    if len(flat) < 400 or len(probe) < 80:
+        return body
+    pos = flat.find(probe, len(flat) // 3)
+    if pos < 0:
+        return body
+    first, rest = flat[:pos], flat[pos:]
+    if _coverage(rest, first) > 0.9 and _coverage(first, rest) > 0.9:
+        return body[:pos].rstrip()
+    return body
+
+
 def _coverage(part: str, whole: str) -> float:
     """Share of ``part``'s tokens that also occur in ``whole`` (bag of words)."""
     p, w = Counter(_toks(part)), Counter(_toks(whole))
@@ -120,12 +161,44 @@ def _clean_lines(
         low = s.lower()
         if low in drop or _JUNK_LINE_EXACT.match(s) or (len(s) < 400 and _PROMO_LINE.match(s)):
             continue
-        if len(out) < 3 and _norm(s) in heads:
+        if len(out) < 3 and (_norm(s) in heads or _headline_with_suffix(s, heads)):
             continue  # the headline repeated at the top of the body
+        if len(out) < 5 and len(s) < 60 and (_BYLINE_LINE.match(s) or _dateline(s)):
+            continue  # byline or "updated" stamp above the story
         if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
             continue
         out.append(s)
-    return "\n".join(out)
+    return "\n".join(_drop_lists(out))
+
+
+def _headline_with_suffix(s: str, heads: set[str]) -> bool:
+    """The headline plus a site or programme name ("Headline | wdr aktuell")."""
+    m = re.match(r"^(.{10,}?)\s+[|\u2013\u2014-]\s+[^|]{1,40}$", s)
+    return bool(m) and _norm(m.group(1)) in heads
+
+
+def _dateline(s: str) -> bool:
+    """A short line that is mostly a date and time ("Stand: 22.04.2024, 06:00 Uhr")."""
+    chars = "".join(_TOK.findall(s))
+    return len(chars) > 6 and sum(c.isdigit() for c in chars) >= 0.4 * len(chars)
+
+
+def _drop_lists(lines: list[str]) -> list[str]:
+    """Bullet lists inside the story (fact lists, product specs, link lists) are not body.
+
+    trafilatura writes list items as "- " lines. A list of sentences that opens the body,
+    right under the headline, is the story's summary (key points) and stays; a page that
+    is mostly lists (a listicle) keeps them all, since no rule may take most of the body.
+    """
+    items = [x for x in lines if x.startswith("- ")]
+    if not items or sum(map(len, items)) > 0.5 * sum(map(len, lines)):
+        return lines
+    lead = 0
+    while lead < len(lines) and lines[lead].startswith("- "):
+        lead += 1
+    if lead and sum(map(len, lines[:lead])) < 50 * lead:
+        lead = 0  # short items under the headline: breadcrumbs, tags, not a summary
+    return lines[:lead] + [x for x in lines[lead:] if not x.startswith("- ")]
 
 
 def extract_article(
@@ -138,8 +211,9 @@ def extract_article(
     """
     if not html or not isinstance(html, bytes | str) or len(html) > MAX_BYTES:
         return None
+    html = _decode(html, encoding)
     try:
-        tree = load_html(_decode(html, encoding))
+        tree = load_html(html)
     except (ValueError, TypeError, etree.LxmlError) as exc:
         log.debug("unparseable page %s: %s", url, exc)
         return None
@@ -185,8 +259,99 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
 
     page_before = _visible_text(tree) if meta.article_body else ""
     pruned = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
-    captions, credits, paywall_marked = pruned.captions, pruned.credits, pruned.paywall_marked
+    captions, credits = pruned.captions, pruned.credits
     art.captions, art.credits = captions, credits
+    text = _trafilatura_text(tree, url, captions, credits, art.title, meta.h1)
+    source = "trafilatura"
+    if (
+        len(text) < FALLBACK_SHARE * pruned.para_chars
+        and pruned.cut_chars > CUT_SHARE * pruned.para_chars
+    ):
+        # the pruned page gave much less than its paragraphs hold: plain trafilatura on
+        # the page as served (parsed again: the tree was pruned in place)
+        plain = _plain_text(raw, url, captions, credits, art.title, meta.h1)
+        if plain and len(_toks(plain)) > 1.3 * len(_toks(text)) + 10:
+            text, source = plain, "fallback"
+
+    hidden = False
+    if meta.article_body:
+        text, hidden, from_body = _compete(
+            text, meta.article_body, page_before, tree, captions, credits, art.title
+        )
+        if from_body:
+            source = "articleBody"
+    if text and meta.subtitle and source != "articleBody":
+        text = _with_standfirst(text, meta.subtitle, tree)
+    if _words(text) < HYDRATION_WORDS:
+        # an app page that renders the story from JSON in a script: nothing to see in
+        # the HTML, the story's HTML is a string in the page's state
+        state = hydrated_text(raw, tuple(outlet.prune) if outlet else ())
+        if state and _words(state) > 2 * _words(text) + 20:
+            text, source = _clean_lines(state, captions, credits, art.title, meta.h1), "hydration"
+    art.text = text
+    art.text_source = source if text else ""
+    art.word_count = _words(text)
+
+    kind = detect.page_type(
+        meta, meta.main_types or (meta.ld_types if not meta.main_types else set())
+    )
+    if kind:
+        art.page_type = kind
+        art.is_article = kind == "liveblog" and art.word_count > 50
+    body = _undouble(meta.article_body) if meta.article_body else ""
+    # a teaser: articleBody far longer than our text, and mostly not on the page at all
+    # (a long box the page shows, such as a transcript, does not make a teaser)
+    truncated = (
+        bool(body) and art.word_count < 0.5 * _words(body) and _coverage(body, page_before) < 0.6
+    )
+    if meta.free is False or pruned.paywall_marked or truncated or hidden:
+        art.paywalled = True
+        # Only a teaser is a paywall page: text cut short (a truncation mark, articleBody
+        # far longer than the page), or a short text under a wall (an offer box or a
+        # login modal, or declared not free). Paywall classes on body text that was kept
+        # are a flag, not a teaser.
+        recovered = hidden and not truncated
+        walled = pruned.paywall_prompt or meta.free is False
+        short = art.word_count < 150 and (walled or bool(_TRUNCATED.search(text)))
+        if (truncated or short) and not recovered:
+            art.page_type, art.is_article = "paywall", False
+    if art.word_count < 30 and art.page_type == "article":
+        art.page_type, art.is_article = "empty", False
+    return art
+
+
+def _with_standfirst(text: str, subtitle: str, tree: HtmlElement) -> str:
+    """The standfirst above the story, when trafilatura left it out.
+
+    The page's description counts as the standfirst only when an element of the pruned
+    page holds exactly that text and comes before the story's first line: a summary shown
+    under the headline, not a teaser repeated in a box or a hidden field.
+    """
+    want = _norm(subtitle)
+    if not want or want in _norm(text):
+        return text
+    first = _norm(text.split("\n", 1)[0])[:40]
+    head = want.split(" ", 1)[0]
+    body = tree.find("body")
+    for el in (body if body is not None else tree).iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = _norm(el.text)
+        if own and first and (first.startswith(own[:40]) or own.startswith(first)):
+            return text  # reached the story's first line before any standfirst
+        if own.startswith(head) and _norm(el.text_content()) == want:
+            return f"{' '.join(subtitle.split())}\n{text}"
+    return text
+
+
+def _trafilatura_text(
+    tree: HtmlElement,
+    url: str | None,
+    captions: list[str],
+    credits: list[str],
+    title: str | None,
+    h1: str | None,
+) -> str:
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -197,32 +362,27 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         deduplicate=False,
     )
     text = (doc.text if doc is not None else "") or ""
-    text = _clean_lines(text, captions, credits, art.title, meta.h1)
+    return _clean_lines(text, captions, credits, title, h1)
 
-    hidden = False
-    if meta.article_body:
-        text, hidden = _compete(
-            text, meta.article_body, page_before, tree, captions, credits, art.title
-        )
-    art.text = text
-    art.word_count = len(text.split())
 
-    kind = detect.page_type(
-        meta, meta.main_types or (meta.ld_types if not meta.main_types else set())
-    )
-    if kind:
-        art.page_type = kind
-        art.is_article = kind == "liveblog" and art.word_count > 50
-    truncated = bool(meta.article_body) and art.word_count < 0.5 * len(_toks(meta.article_body))
-    if meta.free is False or (paywall_marked and art.word_count < 150) or truncated or hidden:
-        art.paywalled = True
-        # the full text recovered from articleBody is still an article (flagged paywalled)
-        recovered = hidden and not truncated
-        if art.word_count < 150 and not recovered:
-            art.page_type, art.is_article = "paywall", False
-    if art.word_count < 30 and art.page_type == "article":
-        art.page_type, art.is_article = "empty", False
-    return art
+def _plain_text(
+    raw: bytes | str,
+    url: str | None,
+    captions: list[str],
+    credits: list[str],
+    title: str | None,
+    h1: str | None,
+) -> str:
+    try:
+        tree = load_html(raw)
+    except (ValueError, TypeError, etree.LxmlError):
+        return ""
+    if tree is None:
+        return ""
+    for el in list(tree.iter("script", "style", "template")):
+        if el.getparent() is not None:
+            el.getparent().remove(el)
+    return _trafilatura_text(tree, url, captions, credits, title, h1)
 
 
 def _visible_text(tree: HtmlElement) -> str:
@@ -240,14 +400,14 @@ def _compete(
     captions: list[str],
     credits: list[str],
     title: str | None,
-) -> tuple[str, bool]:
-    """JSON-LD articleBody against trafilatura's text: (text to keep, body is hidden).
+) -> tuple[str, bool, bool]:
+    """JSON-LD articleBody against trafilatura's text: (text, body is hidden, text is body).
 
     The body replaces the text when it is clearly more complete and is not a dump of what
     pruning removed (boxes, video players, teasers). "Hidden" means most of the body is
     not visible on the page: the page is a truncated (paywalled) version of the story.
     """
-    body = _body_paragraphs(html_lib.unescape(raw_body))
+    body = _undouble(_body_paragraphs(html_lib.unescape(raw_body)))
     nb, nt = len(_toks(body)), len(_toks(text))
     on_pruned = _coverage(body, _visible_text(tree))
     hidden = on_pruned < 0.6
@@ -255,14 +415,14 @@ def _compete(
         # the same text (trafilatura may itself fall back on articleBody): keep the
         # version with paragraph breaks
         if body.count("\n") > text.count("\n"):
-            return _clean_lines(body, captions, credits, title), hidden
-        return text, hidden
+            return _clean_lines(body, captions, credits, title), hidden, True
+        return text, hidden, False
     if nb <= 1.3 * nt + 20 or (nt and _coverage(text, body) < 0.85):
-        return text, hidden
+        return text, hidden, False
     on_page = _coverage(body, page_before)
     if on_pruned < 0.9 and on_page > on_pruned + 0.05:
-        return text, hidden  # the extra text was on the page, in blocks removed on purpose
-    return _clean_lines(body, captions, credits, title), hidden
+        return text, hidden, False  # the extra text was on the page, in blocks removed on purpose
+    return _clean_lines(body, captions, credits, title), hidden, True
 
 
 def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:
