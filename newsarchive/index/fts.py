@@ -125,7 +125,7 @@ def fts_status(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
 def _sig_sql(prefix: str) -> str:
     return (
         "SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(id))::VARCHAR, '0') "
-        f"FROM {prefix}articles WHERE is_article AND NOT coalesce(paywalled, false)"
+        f"FROM {prefix}articles WHERE is_article"
     )
 
 
@@ -180,7 +180,7 @@ def rebuild_fts(db_path: str | os.PathLike, timeout: float = 60.0, force: bool =
             if row and row[0] == signature:
                 return False
         mem.execute(f"ATTACH '{_q(tmp)}' AS scratch")
-        normal = "WHERE a.is_article AND NOT coalesce(a.paywalled, false)"
+        normal = "WHERE a.is_article"
         mem.execute(
             f"CREATE TABLE scratch.{DOC_TABLE} AS SELECT a.id, coalesce(a.title, '') AS title, "
             f"coalesce(a.text, '') AS text FROM src.articles a {normal}"

@@ -236,8 +236,10 @@ class IndexPipeline:
             self.stats.inc_value(STATS + "pages_not_extracted")
             return
         row = article_row(page, item.get("article"))
-        if not row["is_article"] or row["paywalled"]:
+        if not row["is_article"]:
             self.stats.inc_value(STATS + f"flagged/{row['page_type'] or 'non_article'}")
+        elif row["paywalled"]:  # full text visible under paywall markup: an article
+            self.stats.inc_value(STATS + "paywalled")
         row["_fetched_at"] = utc_iso(item.get("fetched_at"))  # for the seen-set; not a column
         self._append("articles", row)
 

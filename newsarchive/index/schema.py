@@ -85,7 +85,7 @@ SCHEMA_VERSION = "1"
 
 _VIEWS = """
 CREATE OR REPLACE VIEW normal_articles AS
-    SELECT * FROM articles WHERE is_article AND NOT coalesce(paywalled, false);
+    SELECT * FROM articles WHERE is_article;
 CREATE OR REPLACE VIEW article_captures AS
     SELECT a.*, c.fetched_at, c.status, c.warc_filename, c.warc_offset, c.warc_length,
            c.discovered_via

@@ -126,7 +126,7 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
                qi_words(a.title) AS tw, qi_words(a.text) AS xw
         FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
         WHERE a.rowid > {lo} AND a.rowid <= {hi}
-          AND a.is_article AND NOT coalesce(a.paywalled, false)
+          AND a.is_article
           AND a.id NOT IN (SELECT article_id FROM qi_docs)
         """
     )

@@ -114,7 +114,7 @@ def assign_pending(
             """
             SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
                    coalesce(a.canonical_url, a.url) AS url_key,
-                   coalesce(a.is_article, false) AND NOT coalesce(a.paywalled, false) AS ok
+                   coalesce(a.is_article, false) AS ok
             FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
             WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)
             ORDER BY coalesce(c.fetched_at, pub), a.id
