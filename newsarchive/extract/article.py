@@ -33,6 +33,10 @@ class Article:
     page_type: str = "article"
     paywalled: bool = False
     challenge: bool = False
+    # provenance: which source gave the text, the title and the publication date
+    text_source: str = "trafilatura"
+    title_source: str | None = None
+    date_source: str | None = None
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_dict(self) -> dict[str, Any]:
