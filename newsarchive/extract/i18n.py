@@ -11,16 +11,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-# "By" in the corpus languages; followed by a capitalised name, never a number or a year.
-BY_WORDS = (
-    r"by|written by|von|vom|par|por|di|da|de|av|af|door|van|ved|fra|af|от|автор|"
-    r"від|przez|autor|autore|auteur|author|texte|text|tekst|testo|texto|reportage"
-)
-BYLINE_PREFIX = re.compile(rf"^\s*(?:{BY_WORDS})\s*[:：]?\s+(?=\S)", re.I)
-# A byline line under a headline: "Von Anna Berg", "Par Jean Dupont", "Por Ana Ruiz".
+# A byline line under a headline: "Von Anna Berg", "Par Jean Dupont", "Por Ana Ruiz"; the
+# name's first letter (group 1) must not be lowercase ("By then, ..." is a sentence).
 BYLINE_START = re.compile(
-    r"^\s*(?:By|BY|Von|VON|Par|PAR|Por|POR|Di|Av|AV|Af|AF|Door|DOOR|От|Автор:?|Від|Przez)"
-    r"\s+[^\W\d_]",
+    r"^\s*(?:By|BY|Von(?!\s+d[ae][mnr]\b)|VON|Par|PAR|Por|POR|Di|Av|AV|Af|AF|Door|DOOR|От|"
+    r"Автор:?|Від|Przez)\s+([^\W\d_])",
 )
 # Job titles beside a name, in the corpus languages.
 ROLE_WORDS = (

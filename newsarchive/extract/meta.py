@@ -209,7 +209,7 @@ def split_names(raw: list[str], exclude: set[str]) -> list[str]:
     return people or desks
 
 
-_BYLINE_START = re.compile(r"^\s*(?:By|BY)\s+\S")
+_BYLINE_START = i18n.BYLINE_START
 _BYLINE_END = re.compile(r"\s*(?:[·|•\n]|,\s*(?:in|on|updated|published)\b)")
 
 
@@ -237,8 +237,11 @@ def byline_near_headline(tree: HtmlElement, headline: str | None) -> list[str]:
     for el in _following(h1, 40):
         if el.tag in ("script", "style", "noscript", "figcaption", "figure"):
             continue
-        if _BYLINE_START.match(el.text or ""):
+        start = _BYLINE_START.match(el.text or "")
+        if start and not start.group(1).islower():
             line = _BYLINE_END.split(el.text_content().strip(), maxsplit=1)[0]
+            by = _BYLINE_START.match(line)
+            line = line[by.start(1) :] if by else line  # "Di Marco Bianchi": the name
             return [line] if len(line) < 120 else []
         if el.tag == "p" and len(el.text_content()) > 250:
             break  # the body has started

@@ -152,6 +152,9 @@ def article_row(
         "captions": _strs(a.get("captions")),
         "extractor_version": _str(a.get("extractor_version")),
         "indexed_at": utc_iso(indexed_at or datetime.now(UTC)),
+        "text_source": _str(a.get("text_source")) if article is not None else None,
+        "title_source": _str(a.get("title_source")),
+        "date_source": _str(a.get("date_source")),
     }
 
 
