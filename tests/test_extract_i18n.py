@@ -272,3 +272,14 @@ def test_language_detected_when_the_page_declares_none_or_nonsense():
     assert normalise_code("de_AT") == "de" and normalise_code("iw") == "he"
     assert normalise_code("utf-8") is None and normalise_code("x-default") is None
     assert detect_language("12345 !!! ...") is None
+
+
+def test_declared_language_stands_unless_the_text_plainly_contradicts_it():
+    assert detect_language(TEXTS["de"], "de") == "de"
+    assert detect_language(TEXTS["ko"], "kr") == "ko"  # "kr" is Kanuri: not a Korean page
+    assert detect_language(TEXTS["ja"], "ja") == "ja"
+    assert detect_language(TEXTS["nl"], "en") == "nl"  # a template's default "en"
+    english = "The city said on Tuesday that the bridge will open next spring, and that the "
+    english += "costs of the work have risen because the ground was softer than expected."
+    assert detect_language(english, "en") == "en"
+    assert detect_language(TEXTS["de"], "nl") == "nl"  # same script: the page knows best

@@ -90,7 +90,8 @@ def test_reindex_fills_provenance_like_the_crawl(crawled: Path, tmp_path: Path) 
     assert all(r[2] and r[3] and r[4] for r in articles), articles[:3]
     assert {r[2] for r in articles} <= {"trafilatura", "articleBody", "fallback"}
     db = tmp_path / "rebuilt.duckdb"
-    reindex([str(crawled / "warc")], db, workers=1, progress=False, query_index=False)
+    r = cli("reindex", str(crawled / "warc"), "--db", str(db), "--workers", "1", "-q", "--no-fts")
+    assert r.returncode == 0, r.stderr
     assert provenance(db) == online
 
 

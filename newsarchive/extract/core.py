@@ -193,8 +193,7 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         )
     art.text = text
     art.word_count = len(text.split())
-    if not art.language and text:
-        art.language = detect_language(text)
+    art.language = detect_language(text, art.language) if text else art.language
 
     kind = detect.page_type(
         meta, meta.main_types or (meta.ld_types if not meta.main_types else set())

@@ -72,25 +72,28 @@ _STOPSETS = {lang: frozenset(words.split()) for lang, words in _STOP.items()}
 _CYRILLIC_LANGS = ("ru", "uk", "bg")
 _WORD = re.compile(r"[^\W\d_]+")
 
-# (first, last) code points of a script -> its language (or "latin"/"cyrillic"/"han").
-_SCRIPTS = (
-    (0xAC00, 0xD7AF, "ko"),
-    (0x1100, 0x11FF, "ko"),
-    (0x3040, 0x30FF, "ja"),
-    (0x4E00, 0x9FFF, "han"),
-    (0x3400, 0x4DBF, "han"),
-    (0x0400, 0x04FF, "cyrillic"),
-    (0x0370, 0x03FF, "el"),
-    (0x0590, 0x05FF, "he"),
-    (0x0600, 0x06FF, "ar"),
-    (0x0900, 0x097F, "hi"),
-    (0x0980, 0x09FF, "bn"),
-    (0x0B80, 0x0BFF, "ta"),
-    (0x0E00, 0x0E7F, "th"),
-    (0x10A0, 0x10FF, "ka"),
-    (0x0530, 0x058F, "hy"),
-    (0x0041, 0x024F, "latin"),
-)
+# Letters of one writing system -> its language (or "latin"/"cyrillic"/"han"/"kana").
+_SCRIPTS = {
+    "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]"),
+    "kana": re.compile(r"[\u3040-\u30ff]"),
+    "han": re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"),
+    "cyrillic": re.compile(r"[\u0400-\u04ff]"),
+    "el": re.compile(r"[\u0370-\u03ff]"),
+    "he": re.compile(r"[\u0590-\u05ff]"),
+    "ar": re.compile(r"[\u0600-\u06ff]"),
+    "hi": re.compile(r"[\u0900-\u097f]"),
+    "bn": re.compile(r"[\u0980-\u09ff]"),
+    "ta": re.compile(r"[\u0b80-\u0bff]"),
+    "th": re.compile(r"[\u0e00-\u0e7f]"),
+    "ka": re.compile(r"[\u10a0-\u10ff]"),
+    "hy": re.compile(r"[\u0530-\u058f]"),
+    "latin": re.compile(r"[A-Za-z\u00c0-\u024f]"),
+}
+# word -> the Latin/Cyrillic languages it is a function word of
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPSETS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
 def normalise_code(value: str | None) -> str | None:
@@ -102,43 +105,60 @@ def normalise_code(value: str | None) -> str | None:
     return code if code in ISO_639_1 else None
 
 
-def _script(ch: str) -> str | None:
-    o = ord(ch)
-    for lo, hi, name in _SCRIPTS:
-        if lo <= o <= hi:
-            return name
-    return None
+def detect_language(text: str, declared: str | None = None, sample: int = 3000) -> str | None:
+    """The language of ``text`` (ISO 639-1), or None when it cannot be told.
 
-
-def detect_language(text: str, sample: int = 3000) -> str | None:
-    """The language of ``text`` (ISO 639-1), or None when it cannot be told."""
+    With ``declared`` (the page's own, normalised) that language is kept unless the text
+    plainly contradicts it: another writing system ("kr" on a Korean page is Kanuri), or a
+    page declared English (a template default) whose words are clearly another language's.
+    """
     head = text[:sample]
-    scripts = Counter(s for ch in head if ch.isalpha() and (s := _script(ch)))
-    if not scripts:
-        return None
+    scripts = Counter({name: len(rx.findall(head, 0, 1000)) for name, rx in _SCRIPTS.items()})
     top, n = scripts.most_common(1)[0]
     if n < 20:
-        return None
+        return declared
+    found: str | None = None
     if scripts["ko"] >= 0.2 * n:
-        return "ko"
-    if scripts["ja"] >= 0.1 * max(scripts["han"], 1) and scripts["ja"] >= 10:
-        return "ja"  # Japanese mixes kana into Han text; Chinese has none
-    if top == "han":
-        return "zh"
-    if top not in ("latin", "cyrillic"):
-        return top
-    words = [w.lower() for w in _WORD.findall(head)]
+        found = "ko"
+    elif scripts["kana"] >= 10 and scripts["kana"] >= 0.1 * scripts["han"]:
+        found = "ja"  # Japanese mixes kana into Han text; Chinese has none
+    elif top in ("han", "kana"):
+        found = "zh" if top == "han" else "ja"
+    elif top not in ("latin", "cyrillic"):
+        found = top
+    if found:
+        # a declared language written in that script stands ("fa" on an Arabic-script page)
+        return declared if declared and _script_of(declared) == _script_of(found) else found
+    words = _WORD.findall(head.lower())
     if len(words) < 8:
-        return None
-    langs = (
-        _CYRILLIC_LANGS if top == "cyrillic" else [k for k in _STOPSETS if k not in _CYRILLIC_LANGS]
-    )
-    counts = Counter(words)
-    best, best_hits = None, 0
-    for lang in langs:
-        hits = sum(c for w, c in counts.items() if w in _STOPSETS[lang])
-        if hits > best_hits:
-            best, best_hits = lang, hits
+        return declared
+    cyrillic = top == "cyrillic"
+    if declared and _script_of(declared) == top and declared != "en":
+        return declared
+    hits: Counter[str] = Counter()
+    for w in words:
+        for lang in _LANGS_OF.get(w, ()):
+            if (lang in _CYRILLIC_LANGS) == cyrillic:
+                hits[lang] += 1
+    best, best_hits = hits.most_common(1)[0] if hits else (None, 0)
     if best is None or best_hits < max(2, 0.05 * len(words)):
-        return "ru" if top == "cyrillic" else None
-    return best
+        best = "ru" if cyrillic else None
+    if declared == "en" and top == "latin":
+        # only strong evidence overrules a declared English (a template default): English
+        # text is about a quarter function words; here almost none, and another's plenty
+        if best and best != "en" and hits["en"] < 0.03 * len(words):
+            return best
+        return declared
+    return best if declared is None or best else declared
+
+
+# The writing system a language code is written in, for the languages this module knows.
+_SCRIPT_OF = {"ko": "ko", "ja": "kana", "zh": "han", **{k: "cyrillic" for k in _CYRILLIC_LANGS}}
+_SCRIPT_OF |= {k: k for k in ("el", "he", "ar", "hi", "bn", "ta", "th", "ka", "hy")}
+_SCRIPT_OF |= {"sr": "cyrillic", "mk": "cyrillic", "kk": "cyrillic", "be": "cyrillic"}
+_SCRIPT_OF |= {"fa": "ar", "ur": "ar", "ps": "ar", "mr": "hi", "ne": "hi", "yi": "he"}
+
+
+def _script_of(code: str) -> str | None:
+    """The script of a declared language; "latin" for the rest (most codes are)."""
+    return _SCRIPT_OF.get(code, "latin")
