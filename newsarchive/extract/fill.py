@@ -33,6 +33,7 @@ _URL_DATES = (
     re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)"),  # dmf20250202_...
 )
 _LABEL_TAGS = {"strong", "b", "dt", "th", "span", "label", "em", "div", "li", "p", "td"}
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _CJK_MARKS = ("责编", "責編", "作者：", "记者：", "编辑：")
 
 
@@ -105,6 +106,10 @@ def desk_line(tree: HtmlElement) -> list[str]:
     return []
 
 
+def _han_page(art: Article) -> bool:
+    return art.language in ("zh", "ja") or bool(_HAN.search(art.title or ""))
+
+
 def fill_missing(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:
     """Authors, date, title, section and language the structured data did not give."""
     label_author: str | None = None
@@ -119,7 +124,7 @@ def fill_missing(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -
         for more in (
             lambda: [label_author] if label_author else [],
             lambda: byline_near_headline(tree, meta.h1),
-            lambda: cjk_credits(tree),
+            lambda: cjk_credits(tree) if _han_page(art) else [],
         ):
             if people:
                 break

@@ -2,8 +2,9 @@
 
 Pure Python, no model: the writing system first (Hangul, kana, Han, Cyrillic, Greek,
 Hebrew, Arabic, Devanagari...), then for Latin and Cyrillic scripts the language whose most
-frequent function words cover most of the text. About 0.1 ms on an article's first 3000
-characters. Returns an ISO 639-1 code, or None when the text is too short to tell.
+frequent function words cover most of the text (scripts from the first 1000 characters,
+words from the first 1200: well under a millisecond a page). Returns an
+ISO 639-1 code, or None when the text is too short to tell.
 """
 
 from __future__ import annotations
@@ -72,23 +73,28 @@ _STOPSETS = {lang: frozenset(words.split()) for lang, words in _STOP.items()}
 _CYRILLIC_LANGS = ("ru", "uk", "bg")
 _WORD = re.compile(r"[^\W\d_]+")
 
-# Letters of one writing system -> its language (or "latin"/"cyrillic"/"han"/"kana").
-_SCRIPTS = {
-    "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]"),
-    "kana": re.compile(r"[\u3040-\u30ff]"),
-    "han": re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"),
-    "cyrillic": re.compile(r"[\u0400-\u04ff]"),
-    "el": re.compile(r"[\u0370-\u03ff]"),
-    "he": re.compile(r"[\u0590-\u05ff]"),
-    "ar": re.compile(r"[\u0600-\u06ff]"),
-    "hi": re.compile(r"[\u0900-\u097f]"),
-    "bn": re.compile(r"[\u0980-\u09ff]"),
-    "ta": re.compile(r"[\u0b80-\u0bff]"),
-    "th": re.compile(r"[\u0e00-\u0e7f]"),
-    "ka": re.compile(r"[\u10a0-\u10ff]"),
-    "hy": re.compile(r"[\u0530-\u058f]"),
-    "latin": re.compile(r"[A-Za-z\u00c0-\u024f]"),
-}
+# Runs of letters of one writing system -> its language (or "latin"/"cyrillic"/"han"/"kana").
+_SCRIPT_RUNS = re.compile(
+    "|".join(
+        [
+            r"(?P<ko>[\uac00-\ud7af\u1100-\u11ff]+)",
+            r"(?P<kana>[\u3040-\u30ff]+)",
+            r"(?P<han>[\u4e00-\u9fff\u3400-\u4dbf]+)",
+            r"(?P<cyrillic>[\u0400-\u04ff]+)",
+            r"(?P<el>[\u0370-\u03ff]+)",
+            r"(?P<he>[\u0590-\u05ff]+)",
+            r"(?P<ar>[\u0600-\u06ff]+)",
+            r"(?P<hi>[\u0900-\u097f]+)",
+            r"(?P<bn>[\u0980-\u09ff]+)",
+            r"(?P<ta>[\u0b80-\u0bff]+)",
+            r"(?P<th>[\u0e00-\u0e7f]+)",
+            r"(?P<ka>[\u10a0-\u10ff]+)",
+            r"(?P<hy>[\u0530-\u058f]+)",
+            r"(?P<latin>[A-Za-z\u00c0-\u024f]+)",
+        ]
+    )
+)
+
 # word -> the Latin/Cyrillic languages it is a function word of
 _LANGS_OF: dict[str, tuple[str, ...]] = {}
 for _lang, _words in _STOPSETS.items():
@@ -105,7 +111,7 @@ def normalise_code(value: str | None) -> str | None:
     return code if code in ISO_639_1 else None
 
 
-def detect_language(text: str, declared: str | None = None, sample: int = 3000) -> str | None:
+def detect_language(text: str, declared: str | None = None, sample: int = 2000) -> str | None:
     """The language of ``text`` (ISO 639-1), or None when it cannot be told.
 
     With ``declared`` (the page's own, normalised) that language is kept unless the text
@@ -113,7 +119,11 @@ def detect_language(text: str, declared: str | None = None, sample: int = 3000) 
     page declared English (a template default) whose words are clearly another language's.
     """
     head = text[:sample]
-    scripts = Counter({name: len(rx.findall(head, 0, 1000)) for name, rx in _SCRIPTS.items()})
+    scripts: Counter[str] = Counter()
+    for m in _SCRIPT_RUNS.finditer(head, 0, 1000):
+        scripts[m.lastgroup or ""] += m.end() - m.start()
+    if not scripts:
+        return declared
     top, n = scripts.most_common(1)[0]
     if n < 20:
         return declared
@@ -129,7 +139,7 @@ def detect_language(text: str, declared: str | None = None, sample: int = 3000) 
     if found:
         # a declared language written in that script stands ("fa" on an Arabic-script page)
         return declared if declared and _script_of(declared) == _script_of(found) else found
-    words = _WORD.findall(head.lower())
+    words = _WORD.findall(head[:1200].lower())
     if len(words) < 8:
         return declared
     cyrillic = top == "cyrillic"
