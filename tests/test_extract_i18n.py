@@ -118,6 +118,8 @@ def test_byline_words_beyond_english(lang, byline, authors):
         ("<meta name='author' content='Jean Dupont, envoyé spécial'>", ["Jean Dupont"]),
         ("<meta name='author' content='山田太郎記者'>", ["山田太郎"]),
         ("<meta name='author' content='홍길동 기자'>", ["홍길동"]),
+        ("<meta name='author' content='홍길동 기자 hong@coast.example'>", ["홍길동"]),
+        ("<meta name='author' content='Autor: Jan Kowalski'>", ["Jan Kowalski"]),
         # an Organization author named as a desk is the byline
         (
             ld({"author": {"@type": "Organization", "name": "Redaktion Küstenbote"}}),

@@ -25,8 +25,12 @@ _WS = re.compile(r"\s+")
 # particle), and lowercase "di"/"da" only ("Di Maio" is a name).
 _BY = re.compile(
     r"^\s*(?:(?i:(?:written\s+)?by|von(?!\s+(?:der|dem|den)\b)|par|por|door|av|af|от|"
-    r"автор|від|przez)[:：\s]+|(?:di|da|de)\s+(?=[^\W\d_]))"
+    r"автор|від|przez)[:：\s]+|(?:di|da|de)\s+(?=[^\W\d_])|"
+    r"(?i:autor(?:in|a|e)?|auteur|author|forfatter|författare|tekst|text|texte|testo|texto)"
+    r"\s*[:：]\s*)"
 )
+# An e-mail address beside a name ("홍길동 기자 hong@example.kr"): dropped, the name kept.
+_EMAIL = re.compile(r"\s*\S+@\S+\.\w+\s*")
 _SPLIT = re.compile(
     r"\s*(?:,|;|\||&|、|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bog\b|\boch\b|\ben\b|\bи\b)\s*",
     re.I,
@@ -145,7 +149,7 @@ def _credit(
     starts with the outlet's ("MDR THÜRINGEN") is taken for one of its desks."""
     if i18n.SOURCE_PREFIX.match(part):
         return None  # "Quelle: dpa" names a source, not an author
-    part = (clean(_BY.sub("", part)) or "").strip(" .-–—:：")
+    part = (clean(_BY.sub("", _EMAIL.sub(" ", part))) or "").strip(" .-–—:：")
     part = i18n.CJK_ROLE.sub("", part).strip()
     if not part or _URLISH.search(part) or _NOT_NAME.search(part) or _JUNK.match(part):
         return None
