@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +286,36 @@ def test_declared_language_stands_unless_the_text_plainly_contradicts_it():
     english += "costs of the work have risen because the ground was softer than expected."
     assert detect_language(english, "en") == "en"
     assert detect_language(TEXTS["de"], "nl") == "nl"  # same script: the page knows best
+
+
+# -- the shared corpora (../shared/corpus; skipped when absent) -----------------------------
+
+
+def _metadata_hits(corpus: Path) -> dict[str, list[int]]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "score_extraction", corpus.parent.parent / "bench" / "score_extraction.py"
+    )
+    S = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(S)
+    hits: dict[str, list[int]] = {"title": [], "date": [], "authors": []}
+    for _group, _name, html, url, _gold, _caps, gmeta in S.samples(str(corpus)):
+        art = extract_article(html, url=url)
+        got = {"title": art.title, "authors": art.authors, "published": art.published}
+        for k, v in S.meta_hits(gmeta, got).items():
+            if v is not None:
+                hits[k].append(v)
+    return hits
+
+
+def test_metadata_beyond_english_on_the_intl_corpus(corpus_dir: Path):
+    intl = corpus_dir.parent / "fundus-intl"
+    if not intl.is_dir():
+        pytest.skip("../shared/corpus/fundus-intl is absent")
+    hits = _metadata_hits(intl)
+    rate = {k: sum(v) / len(v) for k, v in hits.items()}
+    # measured 66/75, 70/75, 74/75 (main before: 61, 61, 73); the title misses left are
+    # outlets whose gold follows one source against all the others (see bench/metadata.py)
+    assert len(hits["title"]) == 75
+    assert rate["authors"] >= 0.9 and rate["date"] >= 0.98 and rate["title"] >= 0.86, rate
