@@ -275,10 +275,10 @@ def _site_names(
     for o in objs:
         if jsonld.types_of(o) & _SITE_TYPES and isinstance(o.get("name"), str):
             raw.add(o["name"])
-    host = urlsplit(url or "").hostname or ""
-    labels = [x for x in host.split(".") if x not in ("www", "m", "amp")]
-    if len(labels) >= 2:
-        raw.add(max(labels[:-1], key=len))
+    labels = (urlsplit(url or "").hostname or "").split(".")
+    if len(labels) >= 2:  # the registrable name: "bbc" of www.bbc.co.uk, "cnn" of edition.cnn.com
+        sld = len(labels) >= 3 and labels[-2] in _SECOND_LEVEL
+        raw.add(labels[-3] if sld else labels[-2])
     out = set()
     for n in raw:
         n = html.unescape(n).strip()
@@ -289,6 +289,7 @@ def _site_names(
     return out
 
 
+_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "ac", "ne", "or", "go", "edu"}
 _SITE_TYPES = {"organization", "newsmediaorganization", "website", "corporation"}
 
 
