@@ -136,6 +136,20 @@ def test_archive_of_an_older_schema_gains_the_new_columns_in_place(tmp_path: Pat
     assert got == [("trafilatura", "og", "jsonld")]
 
 
+def test_a_page_without_a_date_takes_its_feed_date() -> None:
+    via = {"source": "feed", "source_url": "https://o.example/feed", "published": "2024-05-03"}
+    page = {"capture_id": "x", "url": "u", "outlet": "o", "discovered_via": via}
+    row = article_row(page, {"title": "T", "text": "t", "published": None})
+    assert (row["published"], row["date_source"]) == ("2024-05-03T00:00:00+00:00", "feed")
+    own = {"published": "2024-05-01T10:00:00+00:00", "date_source": "jsonld"}
+    row = article_row(page, own)
+    assert (row["published"][:10], row["date_source"]) == ("2024-05-01", "jsonld")
+    # no date anywhere, or not an article: no date and no source
+    row = article_row({**page, "discovered_via": {"source": "sitemap"}}, {"published": None})
+    assert (row["published"], row["date_source"]) == (None, None)
+    assert article_row(page, None)["date_source"] is None
+
+
 def test_bad_values_become_null_not_a_failed_merge(tmp_path: Path) -> None:
     db = tmp_path / "a.duckdb"
     spool = Spool(db)
