@@ -54,9 +54,10 @@ AUTHOR_LABEL = re.compile(
     r"forfatter|författare|tekst|text|texte|door|by)\s*[:：]?$",
     re.I,
 )
+# Publication only: "Stand", "mis à jour", "updated" label the last change, not the date.
 DATE_LABEL = re.compile(
     r"^(?:datum|date|fecha|data|dato|päivämäärä|publié le|publicado|pubblicato|"
-    r"veröffentlicht(?: am)?|erschienen(?: am)?|stand|published|publiceret|publisert|"
+    r"veröffentlicht(?: am)?|erschienen(?: am)?|published|publiceret|publisert|"
     r"publicerad)\s*[:：]?$",
     re.I,
 )
