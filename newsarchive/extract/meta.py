@@ -22,10 +22,10 @@ from newsarchive.extract.lang import normalise_code
 
 _WS = re.compile(r"\s+")
 # "By" and its translations before a byline; "Von" not before "der/dem/den" (a surname
-# particle), and lowercase "di"/"da" only ("Di Maio" is a name).
+# particle), and lowercase Italian "di" only ("Di Maio" is a name).
 _BY = re.compile(
     r"^\s*(?:(?i:(?:written\s+)?by|von(?!\s+(?:der|dem|den)\b)|par|por|door|av|af|от|"
-    r"автор|від|przez)[:：\s]+|(?:di|da|de)\s+(?=[^\W\d_])|"
+    r"автор|від|przez)[:：\s]+|di\s+(?=[^\W\d_])|"
     r"(?i:autor(?:in|a|e)?|auteur|author|forfatter|författare|tekst|text|texte|testo|texto)"
     r"\s*[:：]\s*)"
 )
