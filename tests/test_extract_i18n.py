@@ -221,6 +221,9 @@ def test_url_dates():
             "S-Bahn und Brücke – wie geht es weiter?",
         ),
         ("Wetter - Sonne und Regen", ["Küstenbote"], "Wetter - Sonne und Regen"),
+        ("Streit um den Etat - BILD erklärt", ["BILD"], "Streit um den Etat - BILD erklärt"),
+        ("Streit um den Etat | BILD.de", ["BILD"], "Streit um den Etat"),
+        ("Bridge to open next spring - Mirror Online", ["mirror"], "Bridge to open next spring"),
     ],
 )
 def test_site_name_suffixes(title, names, stripped):

@@ -143,9 +143,23 @@ def names_site(part: str, names: set[str]) -> bool:
     if not c or len(part) > 40:
         return False
     for n in names:
-        if len(n) >= 2 and (c == n or (len(n) >= 4 and n in c) or (len(c) >= 4 and c in n)):
+        if len(n) < 2:
+            continue
+        if c == n or (len(c) >= 4 and c in n):
+            return True
+        # the name plus a domain or a site word ("DiePresse.com", "Mirror Online"), but not
+        # the name in a phrase ("BILD erklärt")
+        rest = c.replace(n, "", 1) if len(n) >= 3 and n in c else None
+        if rest is not None and (len(rest) <= 3 or rest in _SITE_WORDS):
             return True
     return False
+
+
+_SITE_WORDS = {
+    "online", "digital", "digitale", "news", "nachrichten", "noticias", "notizie", "nyheter",
+    "nieuws", "actu", "info", "web", "live", "plus", "mobile", "today", "daily", "onlinede",
+    "comau", "couk", "comtr", "combr", "conz", "coza", "cojp", "cokr",
+}  # fmt: skip
 
 
 def strip_site(title: str | None, names: set[str]) -> str | None:
