@@ -145,7 +145,7 @@ def names_site(part: str, names: set[str]) -> bool:
     for n in names:
         if len(n) < 2:
             continue
-        if c == n or (len(c) >= 4 and c in n):
+        if c == n or (len(c) >= max(4, len(n) / 2) and c in n):  # "Spiegel" of "Der Spiegel"
             return True
         # the name plus a domain or a site word ("DiePresse.com", "Mirror Online"), but not
         # the name in a phrase ("BILD erklärt")
