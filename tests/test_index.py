@@ -102,6 +102,54 @@ def test_schema_types_and_idempotent_merge(tmp_path: Path) -> None:
     assert not list(spool_dir(db).glob("*.jsonl"))
 
 
+def test_archive_of_an_older_schema_gains_the_new_columns_in_place(tmp_path: Path) -> None:
+    """The version rule: a column added to a table is added to older archives on the next
+    writer open; their rows keep their values (NULL in the new column) and new merges
+    fill it."""
+    from newsarchive.index.schema import ARTICLES, SCHEMA_VERSION, TABLES, table_ddl
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    for name in TABLES:  # the archive as schema version 1 wrote it
+        con.execute(table_ddl(name))
+    for col in ("text_source", "title_source", "date_source"):
+        con.execute(f"ALTER TABLE articles DROP COLUMN {col}")
+    con.execute("CREATE TABLE index_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO index_meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO articles (id, title) VALUES ('old', 'An old row')")
+    con.close()
+
+    fill(db, 2)  # a writer open: the schema is brought up to date, then rows are merged
+    con = duckdb.connect(str(db), read_only=True)
+    cols = [r[0] for r in con.execute("SELECT name FROM pragma_table_info('articles')").fetchall()]
+    assert cols == list(ARTICLES)
+    assert con.execute("SELECT value FROM index_meta WHERE key = 'schema_version'").fetchone() == (
+        SCHEMA_VERSION,
+    )
+    assert con.execute(
+        "SELECT title, text_source, title_source FROM articles WHERE id = 'old'"
+    ).fetchone() == ("An old row", None, None)
+    got = con.execute(
+        "SELECT DISTINCT text_source, title_source, date_source FROM articles WHERE id <> 'old'"
+    ).fetchall()
+    con.close()
+    assert got == [("trafilatura", "og", "jsonld")]
+
+
+def test_a_page_without_a_date_takes_its_feed_date() -> None:
+    via = {"source": "feed", "source_url": "https://o.example/feed", "published": "2024-05-03"}
+    page = {"capture_id": "x", "url": "u", "outlet": "o", "discovered_via": via}
+    row = article_row(page, {"title": "T", "text": "t", "published": None})
+    assert (row["published"], row["date_source"]) == ("2024-05-03T00:00:00+00:00", "feed")
+    own = {"published": "2024-05-01T10:00:00+00:00", "date_source": "jsonld"}
+    row = article_row(page, own)
+    assert (row["published"][:10], row["date_source"]) == ("2024-05-01", "jsonld")
+    # no date anywhere, or not an article: no date and no source
+    row = article_row({**page, "discovered_via": {"source": "sitemap"}}, {"published": None})
+    assert (row["published"], row["date_source"]) == (None, None)
+    assert article_row(page, None)["date_source"] is None
+
+
 def test_bad_values_become_null_not_a_failed_merge(tmp_path: Path) -> None:
     db = tmp_path / "a.duckdb"
     spool = Spool(db)

@@ -72,6 +72,29 @@ def test_reindex_equals_online_index(crawled: Path, tmp_path: Path) -> None:
     assert s.returncode == 0 and json.loads(s.stdout)
 
 
+def provenance(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT id, is_article, text_source, title_source, date_source FROM articles ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_reindex_fills_provenance_like_the_crawl(crawled: Path, tmp_path: Path) -> None:
+    online = provenance(crawled / "archive.duckdb")
+    articles = [r for r in online if r[1]]
+    assert len(articles) >= 10
+    # the crawl filled them: every article says where its text, title and date came from
+    assert all(r[2] and r[3] and r[4] for r in articles), articles[:3]
+    assert {r[2] for r in articles} <= {"trafilatura", "articleBody", "fallback"}
+    db = tmp_path / "rebuilt.duckdb"
+    r = cli("reindex", str(crawled / "warc"), "--db", str(db), "--workers", "1", "-q", "--no-fts")
+    assert r.returncode == 0, r.stderr
+    assert provenance(db) == online
+
+
 def test_reindex_records_torn_warc_and_goes_on(crawled: Path, tmp_path: Path) -> None:
     src = sorted((crawled / "warc").glob("*.warc.gz"))[0]
     data = src.read_bytes()

@@ -49,6 +49,9 @@ def synthetic_article(i: int, words: int = 60) -> dict:
         "page_type": "article" if i % 50 != 7 else "liveblog",
         "paywalled": False,
         "extractor_version": "test",
+        "text_source": "trafilatura",
+        "title_source": "og",
+        "date_source": "jsonld",
     }
 
 

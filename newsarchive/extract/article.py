@@ -33,9 +33,12 @@ class Article:
     page_type: str = "article"
     paywalled: bool = False
     challenge: bool = False
-    # which method produced ``text``: "trafilatura" (the pruned page), "articleBody"
-    # (JSON-LD), "fallback" (plain trafilatura on the unpruned page), "" when there is none
+    # provenance: which method gave ``text`` ("trafilatura": the pruned page, "articleBody":
+    # JSON-LD, "fallback": plain trafilatura on the unpruned page, "hydration": the page's
+    # script state, "" when there is none), and which source gave the title and the date
     text_source: str = "trafilatura"
+    title_source: str | None = None
+    date_source: str | None = None
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_dict(self) -> dict[str, Any]:

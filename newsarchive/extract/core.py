@@ -19,21 +19,15 @@ from collections import Counter
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_author, extract_metadata
 from trafilatura.utils import load_html
 
 from newsarchive.extract import detect
 from newsarchive.extract.article import Article
 from newsarchive.extract.clean import collect_and_prune
+from newsarchive.extract.fill import fill_missing
 from newsarchive.extract.hydrate import hydrated_text
-from newsarchive.extract.meta import (
-    Meta,
-    byline_near_headline,
-    credited,
-    iso_date,
-    read_meta,
-    split_names,
-)
+from newsarchive.extract.lang import detect_language
+from newsarchive.extract.meta import read_meta
 
 log = logging.getLogger(__name__)
 _TOK = re.compile(r"\w+")
@@ -241,21 +235,14 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
         language=meta.language,
         canonical_url=meta.canonical_url,
         image=meta.image,
+        title_source=meta.title_source,
+        date_source=meta.date_source,
     )
     head = raw[:60000] if isinstance(raw, str) else raw[:60000].decode("latin-1")
     if detect.is_challenge(tree, head):
         art.is_article, art.page_type, art.challenge = False, "challenge", True
         return art
-    if not (meta.title and meta.published):
-        _fallback_meta(tree, url, meta, art)
-    if not art.authors:
-        # trafilatura's byline heuristics, then a plain "By ..." line under the headline,
-        # on the tree before bylines are pruned; an organisational byline comes last
-        byline = extract_author(tree)
-        people, desks = credited(byline.split(";") if byline else [], meta.exclude)
-        if not people and not desks:
-            people, desks = credited(byline_near_headline(tree, meta.h1), meta.exclude)
-        art.authors = people or meta.org_authors or desks
+    fill_missing(tree, url, meta, art)  # before pruning: bylines and date lines go there
 
     page_before = _visible_text(tree) if meta.article_body else ""
     pruned = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
@@ -291,6 +278,7 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     art.text = text
     art.text_source = source if text else ""
     art.word_count = _words(text)
+    art.language = detect_language(text, art.language) if text else art.language
 
     kind = detect.page_type(
         meta, meta.main_types or (meta.ld_types if not meta.main_types else set())
@@ -423,19 +411,3 @@ def _compete(
     if on_pruned < 0.9 and on_page > on_pruned + 0.05:
         return text, hidden, False  # the extra text was on the page, in blocks removed on purpose
     return _clean_lines(body, captions, credits, title), hidden, True
-
-
-def _fallback_meta(tree: HtmlElement, url: str | None, meta: Meta, art: Article) -> None:
-    """trafilatura's metadata heuristics for whatever structured data did not give."""
-    try:
-        doc = extract_metadata(tree, url)
-    except (ValueError, TypeError, etree.LxmlError, AssertionError):
-        # AssertionError: htmldate drops an unwanted element that is the root itself
-        # (lxml's drop_tree asserts a parent), e.g. a page that starts with <svg>.
-        return
-    art.title = art.title or doc.title
-    art.published = art.published or iso_date(doc.date)
-    if not art.authors and doc.author:
-        art.authors = split_names(doc.author.split(";"), set())
-    art.section = art.section or (doc.categories[0] if doc.categories else None)
-    art.language = art.language or doc.language

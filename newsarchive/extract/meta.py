@@ -13,28 +13,43 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from newsarchive.extract import jsonld
+from newsarchive.extract import i18n, jsonld
+from newsarchive.extract.lang import normalise_code
 
 _WS = re.compile(r"\s+")
-_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.I)
-_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b)\s*", re.I)
+# "By" and its translations before a byline; "Von" not before "der/dem/den" (a surname
+# particle), and lowercase Italian "di" only ("Di Maio" is a name).
+_BY = re.compile(
+    r"^\s*(?:(?i:(?:written\s+)?by|von(?!\s+(?:der|dem|den)\b)|par|por|door|av|af|от|"
+    r"автор|від|przez)[:：\s]+|di\s+(?=[^\W\d_])|"
+    r"(?i:autor(?:in|a|e)?|auteur|author|forfatter|författare|tekst|text|texte|testo|texto)"
+    r"\s*[:：]\s*)"
+)
+# An e-mail address beside a name ("홍길동 기자 hong@example.kr"): dropped, the name kept.
+_EMAIL = re.compile(r"\s*\S+@\S+\.\w+\s*")
+_SPLIT = re.compile(
+    r"\s*(?:,|;|\||&|、|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bog\b|\boch\b|\ben\b|\bи\b)\s*",
+    re.I,
+)
 _ROLE = re.compile(
     r"\s*(?:[-–—|,]\s*)?\b(?:senior|chief|staff|political|deputy)?\s*"
-    r"(?:reporter|correspondent|editor|writer|journalist|columnist|contributor)s?\b.*$",
+    rf"(?:{i18n.ROLE_WORDS})s?\b.*$",
     re.I,
 )
 # Wire agencies are the author of record when credited, beside people or alone.
 _AGENCY = re.compile(
     r"^(?:the )?(?:associated press|ap|afp|agence france[- ]presse|reuters|pa|pa media|"
     r"press association|bloomberg(?: news)?|dpa|upi|ians|pti|ani|xinhua|efe|ansa|anp|aap|"
-    r"canadian press|cp|kyodo(?: news)?|yonhap|tass)$",
+    r"canadian press|cp|kyodo(?: news)?|yonhap|tass|apa|sda|keystone-sda|belga|ntb|tt|"
+    r"ritzau|epa|europa press|kna|epd|sid|ria novosti|interfax|jiji(?: press)?|nhk)$",
     re.I,
 )
 # A desk or the outlet itself: kept as written only when no person is credited.
-_DESK = re.compile(r"\b(?:staff|desk|newsroom|team|agencies|wires?|bureau)\b", re.I)
+DESK = _DESK = re.compile(rf"(?:\b|(?<=-))(?:{i18n.DESK_WORDS})(?:\b|$)", re.I)
 # Placeholders and photo agencies: never a byline.
 _JUNK = re.compile(
     r"^(?:admin|administrator|guest|editor|author|unknown|anonymous|getty(?: images)?|"
@@ -44,10 +59,14 @@ _JUNK = re.compile(
 _IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .'-]*$")
 _NOT_NAME = re.compile(
     r"[()\[\]{}<>=\"]|\b(?:image|images|photo|photos|picture|pictures|"
-    r"getty|shutterstock|alamy|istock|video|updated|published)\b",
+    r"getty|shutterstock|alamy|istock|video|updated|published|foto|fotos|bild)\b",
     re.I,
 )
-_URLISH = re.compile(r"^(?:https?:|www\.)|/|@|\.(?:com|org|net|co\.uk)\b", re.I)
+_URLISH = re.compile(r"^(?:https?:|www\.)|/|@", re.I)
+# The site named by its domain ("nieuwsblad.be", "ORF.at"): an organisational byline.
+_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$", re.I)
+# Initials as a signature ("amw", "jse"): not a name to credit.
+_INITIALS = re.compile(r"^[a-zäöüéè]{2,4}$")
 
 
 @dataclass
@@ -69,6 +88,8 @@ class Meta:
     article_body: str | None = None
     free: bool | None = None
     h1: str | None = None
+    title_source: str | None = None
+    date_source: str | None = None
     # organisational bylines ("BBC News"), used only when no person is credited anywhere
     org_authors: list[str] = field(default_factory=list)
     exclude: set[str] = field(default_factory=set)
@@ -119,28 +140,49 @@ def iso_date(v: Any) -> str | None:
         return None
 
 
-def _credit(part: str, exclude: set[str], orgs: set[str]) -> tuple[bool, str] | None:
-    """(is a person or agency, name as kept) for one byline part, None for no credit."""
-    part = (clean(_BY.sub("", part)) or "").strip(" .-–—:")
+def _credit(
+    part: str, exclude: set[str], orgs: set[str], guessed: bool = False
+) -> tuple[bool, str] | None:
+    """(is a person or agency, name as kept) for one byline part, None for no credit.
+
+    ``guessed``: the part comes from heuristics, not from structured data, so a name that
+    starts with the outlet's ("MDR THÜRINGEN") is taken for one of its desks."""
+    if i18n.SOURCE_PREFIX.match(part):
+        return None  # "Quelle: dpa" names a source, not an author
+    part = (clean(_BY.sub("", _EMAIL.sub(" ", part))) or "").strip(" .-–—:：")
+    part = i18n.CJK_ROLE.sub("", part).strip()
     if not part or _URLISH.search(part) or _NOT_NAME.search(part) or _JUNK.match(part):
         return None
-    if any(ch.isdigit() for ch in part):
+    if i18n.NOT_A_NAME.match(part) or any(ch.isdigit() for ch in part):
         return None
+    if _DOMAIN.match(part):
+        return False, part
     bare = (clean(_IN_PLACE.sub("", _ROLE.sub("", part))) or "").strip(" .-–—:,")
     if bare and _AGENCY.match(bare):
         return True, bare
-    if not bare:
-        return None  # a job title alone
+    if not bare or _INITIALS.match(bare):
+        return None  # a job title alone, or initials
     low = part.lower()
-    if low in orgs or low in exclude or bare.lower() in exclude or _DESK.search(part):
+    known = {i18n.compact(x) for x in exclude | orgs}
+    if (
+        low in orgs
+        or low in exclude
+        or bare.lower() in exclude
+        or i18n.compact(part) in known
+        or (guessed and i18n.compact(part.split()[0]) in known)
+        or _DESK.search(part)
+    ):
         return False, part  # the outlet or one of its desks, as written
-    if len(bare) < 3 or len(bare.split()) > 5:
+    if len(bare) < 2 or len(bare.split()) > 5 or (len(bare) < 3 and bare.isascii()):
         return None
     return True, bare
 
 
 def credited(
-    raw: list[str], exclude: set[str], orgs: set[str] | frozenset[str] = frozenset()
+    raw: list[str],
+    exclude: set[str],
+    orgs: set[str] | frozenset[str] = frozenset(),
+    guessed: bool = False,
 ) -> tuple[list[str], list[str]]:
     """(people and agencies, organisational bylines) from author strings.
 
@@ -151,12 +193,14 @@ def credited(
     people: list[str] = []
     desks: list[str] = []
     seen: set[str] = set()
+    if raw and isinstance(raw[0], str) and i18n.SOURCE_PREFIX.match(raw[0]):
+        return [], []  # one "Quelle: sid/dpa" line, split by whoever read it
     for item in raw:
         item = clean(item)
         if not item or len(item) > 200:
             continue
         for part in _SPLIT.split(_BY.sub("", item)):
-            got = _credit(part or "", exclude, orgs)
+            got = _credit(part or "", exclude, orgs, guessed)
             if got and got[1].lower() not in seen:
                 seen.add(got[1].lower())
                 (people if got[0] else desks).append(got[1])
@@ -169,7 +213,7 @@ def split_names(raw: list[str], exclude: set[str]) -> list[str]:
     return people or desks
 
 
-_BYLINE_START = re.compile(r"^\s*(?:By|BY)\s+\S")
+_BYLINE_START = i18n.BYLINE_START
 _BYLINE_END = re.compile(r"\s*(?:[·|•\n]|,\s*(?:in|on|updated|published)\b)")
 
 
@@ -197,8 +241,11 @@ def byline_near_headline(tree: HtmlElement, headline: str | None) -> list[str]:
     for el in _following(h1, 40):
         if el.tag in ("script", "style", "noscript", "figcaption", "figure"):
             continue
-        if _BYLINE_START.match(el.text or ""):
+        start = _BYLINE_START.match(el.text or "")
+        if start and not start.group(1).islower():
             line = _BYLINE_END.split(el.text_content().strip(), maxsplit=1)[0]
+            by = _BYLINE_START.match(line)
+            line = line[by.start(1) :] if by else line  # "Di Marco Bianchi": the name
             return [line] if len(line) < 120 else []
         if el.tag == "p" and len(el.text_content()) > 250:
             break  # the body has started
@@ -215,19 +262,35 @@ def _first(*vals: Any) -> str | None:
     return None
 
 
-def _site_suffix_stripped(title: str | None, names: set[str]) -> str | None:
-    """``Headline | Outlet`` -> ``Headline`` (only when the suffix names the site)."""
-    if not title:
-        return None
-    for sep in (" | ", " - ", " – ", " — ", " :: ", " * "):
-        if sep in title:
-            head, _, tail = title.partition(sep)
-            tails = [t.strip().lower() for t in title.split(sep)[1:]]
-            if any(t in names or t.removeprefix("the ") in names for t in tails) or any(
-                n and n in tail.lower() for n in names
-            ):
-                return head.strip()
-    return title
+def _site_names(
+    names: set[str], objs: list[dict], art: dict, app: list[str] | None, url: str | None
+) -> set[str]:
+    """Compacted names the site goes by: og:site_name, publisher, application-name, the
+    page's Organization/WebSite names, and the host ("www.dw.com" -> "dw")."""
+    raw = set(names) | set(app or [])
+    pub = art.get("publisher")
+    for p in pub if isinstance(pub, list) else [pub]:
+        if isinstance(p, dict) and isinstance(p.get("name"), str):
+            raw.add(p["name"])
+    for o in objs:
+        if jsonld.types_of(o) & _SITE_TYPES and isinstance(o.get("name"), str):
+            raw.add(o["name"])
+    labels = (urlsplit(url or "").hostname or "").split(".")
+    if len(labels) >= 2:  # the registrable name: "bbc" of www.bbc.co.uk, "cnn" of edition.cnn.com
+        sld = len(labels) >= 3 and labels[-2] in _SECOND_LEVEL
+        raw.add(labels[-3] if sld else labels[-2])
+    out = set()
+    for n in raw:
+        n = html.unescape(n).strip()
+        out.add(i18n.compact(n))
+        if re.search(r"\.[a-z]{2,4}$", n, re.I):  # "DW.COM", "taz.de" -> "dw", "taz"
+            out.add(i18n.compact(n.rsplit(".", 1)[0].removeprefix("www.")))
+    out.discard("")
+    return out
+
+
+_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "ac", "ne", "or", "go", "edu"}
+_SITE_TYPES = {"organization", "newsmediaorganization", "website", "corporation"}
 
 
 def _norm(s: str) -> str:
@@ -243,13 +306,55 @@ def _live(s: str) -> bool:
     return bool(m) and (m.group(0).isupper() or ":" in m.group(0) or "update" in m.group(0))
 
 
-def choose_title(
-    cands: list[tuple[str, str | None]], fallback: str | None, prefer: str | None = None
-) -> str | None:
-    """Pick the headline among its sources (og, twitter, h1, JSON-LD) after normalising.
+def _ws(s: str) -> str:
+    return " ".join(s.split()).casefold()
 
+
+def _votes(group: list[tuple[str, str]]) -> int:
+    return len({s for s, _ in group} - {"title"})
+
+
+def _fold_extensions(groups: dict[str, list[tuple[str, str]]]) -> None:
+    """A variant that is another headline plus a separated tail ("Headline | Section",
+    "Headline [Tag]") is a vote for that headline: its sources join the shorter group."""
+    keys = sorted(groups, key=len)
+    for i, long_key in enumerate(keys):
+        if long_key not in groups:
+            continue
+        long_raw = _ws(groups[long_key][0][1])
+        for short_key in reversed(keys[:i]):
+            short = groups.get(short_key)
+            if (
+                not short
+                or len(short_key) < 10
+                or short[0][1].endswith(_TRUNCATED)
+                or {s for s, _ in short} == {"title"}
+            ):
+                continue
+            short_raw = _ws(short[0][1])
+            # a kicker may belong to the headline: only fold it when no more sources back it
+            if (
+                long_raw.startswith(short_raw)
+                and i18n.EXTENSION_START.match(long_raw[len(short_raw) :])
+            ) or (
+                long_raw.endswith(short_raw)
+                and i18n.EXTENSION_END.search(long_raw[: -len(short_raw)])
+                and _votes(groups[long_key]) <= _votes(short)
+            ):
+                short.extend((src, short[0][1]) for src, _ in groups.pop(long_key))
+                break
+
+
+def choose_title(
+    cands: list[tuple[str, str | None]], prefer: str | None = None
+) -> tuple[str | None, str | None]:
+    """Pick the headline among its sources after normalising: (headline, its source).
+
+    Sources: og, twitter, h1, jsonld, title (the ``<title>`` element, half a vote: it often
+    carries an SEO variant) and meta (parsely, sailthru, Dublin Core: used only alone).
     ``prefer`` (the outlet's registry hint) names the source to trust when it is present.
     Otherwise: a live-blog label ("UK riots LIVE: ...") loses to a plain headline; a
+    variant that is another plus a separated tail ("Headline - Section") votes for it; a
     headline two sources agree on beats a longer one that only extends it with SEO words;
     then the text most sources agree on wins. A group confirmed by the visible ``h1``
     beats a group of social tags only; a lone og:title beats a lone h1 (site logos and
@@ -257,33 +362,43 @@ def choose_title(
     """
     if prefer:
         hint = next((v for src, v in cands if src == prefer and v), None)
-        if prefer == "title":
-            hint = fallback
         if hint:
-            return hint
+            return hint, prefer
     groups: dict[str, list[tuple[str, str]]] = {}
     for src, val in cands:
-        if val and src != "title":
+        if val and src != "meta":
             groups.setdefault(_norm(val), []).append((src, val))
     groups.pop("", None)
     if not groups:
-        return fallback
+        return next(((v, s) for s, v in cands if v and s == "meta"), (None, None))
     plain = {k for k, v in groups.items() if not _live(v[0][1])}
     if plain and len(plain) < len(groups):
         groups = {k: v for k, v in groups.items() if k in plain}
-    anchors = [k for k, v in groups.items() if len(v) >= 2 and not v[0][1].endswith(_TRUNCATED)]
+    _fold_extensions(groups)
+    anchors = [
+        k
+        for k, v in groups.items()
+        if len({s for s, _ in v} - {"title"}) >= 2 and not v[0][1].endswith(_TRUNCATED)
+    ]
     groups = {k: v for k, v in groups.items() if not any(k.startswith(a + " ") for a in anchors)}
 
     def score(item: tuple[str, list[tuple[str, str]]]) -> float:
         srcs = {s for s, _ in item[1]}
-        n = len(item[1])
+        n = len(srcs - {"title"})
         return (
-            n + 0.5 * ("h1" in srcs and n >= 2) + 0.25 * ("og" in srcs) + 0.1 * ("jsonld" in srcs)
+            n
+            + 0.5 * ("title" in srcs and n >= 2)
+            + 0.5 * ("h1" in srcs and n >= 2)
+            + 0.25 * ("og" in srcs)
+            + 0.1 * ("jsonld" in srcs)
         )
 
     _, best = max(groups.items(), key=score)
     by_src = dict(best)
-    return by_src.get("h1") or by_src.get("og") or by_src.get("jsonld") or best[0][1]
+    for src in ("h1", "og", "jsonld", "twitter", "title"):
+        if src in by_src:
+            return by_src[src], src
+    return best[0][1], best[0][0]
 
 
 def _tags(v: Any) -> list[str]:
@@ -332,24 +447,20 @@ def read_meta(
 
     h1s = [clean(h.text_content()) for h in tree.iter("h1")]
     m.h1 = next((h for h in h1s if h and len(h.split()) >= 3), None)
-    m.title = choose_title(
+    sites = _site_names(names, objs, art, g("application-name"), url)
+
+    def strip(t: str | None) -> str | None:
+        return i18n.strip_site(t, sites)
+
+    m.title, m.title_source = choose_title(
         [
-            ("og", _site_suffix_stripped(_first(g("og:title")), names)),
-            ("twitter", _site_suffix_stripped(_first(g("twitter:title")), names)),
+            ("og", strip(_first(g("og:title")))),
+            ("twitter", strip(_first(g("twitter:title")))),
             ("h1", m.h1),
-            (
-                "jsonld",
-                _site_suffix_stripped(
-                    clean(html.unescape(jsonld.text_value(art.get("headline")) or "")), names
-                ),
-            ),
+            ("jsonld", strip(clean(html.unescape(jsonld.text_value(art.get("headline")) or "")))),
+            ("title", strip(clean(tree.findtext(".//title")))),
+            ("meta", strip(_first(g("parsely-title"), g("sailthru.title"), g("dc.title")))),
         ],
-        fallback=_site_suffix_stripped(
-            _first(
-                g("parsely-title"), g("sailthru.title"), g("dc.title"), tree.findtext(".//title")
-            ),
-            names,
-        ),
         prefer=title_source,
     )
     m.subtitle = _first(
@@ -367,7 +478,9 @@ def read_meta(
     )
     # An explicit JSON-LD credit of a desk ("Guardian staff reporter") is the byline; an
     # Organization author is often just the publisher, so people named elsewhere win.
+    # So is an Organization author named as a desk ("Redaktion hessenschau.de").
     explicit = credited([n for n, org in ld_credits if not org], exclude)[1] if desks else []
+    explicit = explicit or [d for d in desks if _DESK.search(d)]
     m.authors = people or explicit
     m.org_authors = desks
     for key in (
@@ -385,21 +498,23 @@ def read_meta(
         m.authors = people
         m.org_authors = m.org_authors or desks
     micro = _microdata(tree)
-    m.published = iso_date(
-        _first(
-            art.get("datePublished"),
-            micro.get("datePublished"),
-            g("article:published_time"),
-            g("parsely-pub-date"),
-            g("sailthru.date"),
-            g("dc.date.issued"),
-            g("dc.date"),
-            g("pubdate"),
-            g("publish-date"),
-            g("date"),
-            art.get("dateCreated"),
-        )
-    )
+    for src, val in (
+        ("jsonld", art.get("datePublished")),
+        ("meta", micro.get("datePublished")),
+        ("meta", g("article:published_time")),
+        ("meta", g("parsely-pub-date")),
+        ("meta", g("sailthru.date")),
+        ("meta", g("dc.date.issued")),
+        ("meta", g("dc.date")),
+        ("meta", g("pubdate")),
+        ("meta", g("publish-date")),
+        ("meta", g("date")),
+        ("jsonld", art.get("dateCreated")),
+    ):
+        m.published = iso_date(_first(val))
+        if m.published:
+            m.date_source = src
+            break
     m.modified = iso_date(
         _first(
             art.get("dateModified"),
@@ -414,11 +529,22 @@ def read_meta(
         or _tags(g("article:tag") or [])
         or _tags(_first(g("parsely-tags"), g("sailthru.tags"), g("news_keywords"), g("keywords")))
     )
-    m.language = _first(
-        art.get("inLanguage"), tree.get("lang"), g("content-language"), g("og:locale")
+    m.language = next(
+        filter(
+            None,
+            map(
+                normalise_code,
+                (
+                    jsonld.text_value(art.get("inLanguage")),
+                    tree.get("lang"),
+                    tree.get("xml:lang"),
+                    _first(g("content-language")),
+                    _first(g("og:locale")),
+                ),
+            ),
+        ),
+        None,
     )
-    if m.language:
-        m.language = m.language.replace("_", "-").split("-")[0].lower()[:8] or None
     canon = None
     for link in tree.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):

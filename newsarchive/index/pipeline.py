@@ -208,7 +208,10 @@ class IndexPipeline:
     # -- internals ------------------------------------------------------------------------
 
     def _page(self, item: Any) -> None:
-        page = {k: item.get(k) for k in ("capture_id", "url", "canonical_url", "outlet")}
+        page = {
+            k: item.get(k)
+            for k in ("capture_id", "url", "canonical_url", "outlet", "discovered_via")
+        }
         if not page["capture_id"]:
             self.stats.inc_value(STATS + "pages_without_capture")
             return

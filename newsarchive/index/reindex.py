@@ -160,6 +160,8 @@ def scan_file(path: str) -> dict[str, Any]:
     for rid, cap in captures.items():
         d = discovery.get(rid)
         cap["discovered_via"] = d if d and d.get("source") else None
+    for job in jobs:  # the feed's publication date is the article's when the page has none
+        job["discovered_via"] = captures[job["id"]]["discovered_via"]
     return {"captures": [capture_row(c) for c in captures.values()], "jobs": jobs, "errors": errors}
 
 
@@ -266,6 +268,7 @@ def extract_jobs(
             "url": job["url"],
             "canonical_url": canonical,
             "outlet": job["outlet"],
+            "discovered_via": job.get("discovered_via"),
         }
         try:
             article = extract_bounded(

@@ -114,7 +114,8 @@ def article_row(
     primary_hosts: dict[str, str] | None = None,
 ) -> dict:
     """An ``articles`` row for a page item (``capture_id``, ``url``, ``canonical_url``,
-    ``outlet``) and its extracted article dict; ``article=None`` means "not an article"."""
+    ``outlet``, optionally ``discovered_via``) and its extracted article dict;
+    ``article=None`` means "not an article"."""
     a = article or {}
     capture_id = _str(page.get("capture_id"))
     # The crawl has already applied rel=canonical to the page's URL; the extractor's
@@ -130,6 +131,13 @@ def article_row(
     if not word_count and text:
         word_count = len(text.split())
     is_article = bool(a.get("is_article", True)) if article is not None else False
+    published = utc_iso(a.get("published"))
+    date_source = _str(a.get("date_source")) if published else None
+    if published is None and article is not None:
+        # the page gave no date: the publication date its feed or news sitemap announced
+        via = normalize_discovery(page.get("discovered_via")) or {}
+        published = utc_iso(via.get("published"))
+        date_source = "feed" if published else None
     return {
         "id": capture_id,
         "capture_id": capture_id,
@@ -139,7 +147,7 @@ def article_row(
         "title": _str(a.get("title")),
         "subtitle": _str(a.get("subtitle")),
         "authors": _strs(a.get("authors")),
-        "published": utc_iso(a.get("published")),
+        "published": published,
         "modified": utc_iso(a.get("modified")),
         "section": _str(a.get("section")),
         "tags": _strs(a.get("tags")),
@@ -152,6 +160,9 @@ def article_row(
         "captions": _strs(a.get("captions")),
         "extractor_version": _str(a.get("extractor_version")),
         "indexed_at": utc_iso(indexed_at or datetime.now(UTC)),
+        "text_source": _str(a.get("text_source")) if article is not None else None,
+        "title_source": _str(a.get("title_source")),
+        "date_source": date_source,
     }
 
 

@@ -49,6 +49,10 @@ ARTICLES: dict[str, str] = {
     "captions": "VARCHAR[]",
     "extractor_version": "VARCHAR",
     "indexed_at": "TIMESTAMPTZ",
+    # provenance: which method produced the text, the title and the publication date
+    "text_source": "VARCHAR",
+    "title_source": "VARCHAR",
+    "date_source": "VARCHAR",
 }
 
 FETCH_ERRORS: dict[str, str] = {
@@ -81,7 +85,12 @@ TABLES: dict[str, dict[str, str]] = {
 # updates the row written at start.
 UPSERT_COLUMNS = {"crawl_runs": ("finished", "stats", "status")}
 
-SCHEMA_VERSION = "1"
+# The version rule: bump it whenever a table gains a column (columns are only ever added,
+# at the end, nullable). ``ensure_schema`` brings an older archive up to date in place:
+# missing columns are added (NULL in old rows until a reindex fills them) and the new
+# version is recorded in ``index_meta``.
+# 2: articles.text_source, title_source, date_source.
+SCHEMA_VERSION = "2"
 
 _VIEWS = """
 CREATE OR REPLACE VIEW normal_articles AS
@@ -100,11 +109,18 @@ def table_ddl(name: str) -> str:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables, views and the meta table (idempotent)."""
-    for name in TABLES:
+    for name, cols in TABLES.items():
         con.execute(table_ddl(name))
+        have = {
+            r[0] for r in con.execute(f"SELECT name FROM pragma_table_info('{name}')").fetchall()
+        }
+        for col, typ in cols.items():
+            if col not in have:  # an archive written before the column existed
+                con.execute(f"ALTER TABLE {name} ADD COLUMN {col} {typ}")
     con.execute("CREATE TABLE IF NOT EXISTS index_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute(
-        "INSERT INTO index_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO index_meta VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [SCHEMA_VERSION],
     )
     con.execute(_VIEWS)
