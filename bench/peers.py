@@ -2,13 +2,24 @@
 
 fundus is installed in its own virtualenv, ``.venv-peers`` (created here on first use,
 ``pip install fundus==0.5.7``; never in the project's lock). For each outlet the replica is
-started once; fundus crawls it through the replica's proxy, trusting the replica's CA
-(``HTTPS_PROXY`` / ``REQUESTS_CA_BUNDLE``, which its requests session honours), and then
-``newsarchive crawl`` crawls the same outlet with WARC and index on. Both rates are
-articles per second of crawl time; the ratio is ours / fundus.
+started once; fundus crawls it, then ``newsarchive crawl`` crawls the same outlet with WARC and
+index on. Both rates are articles per second of crawl time (interpreter start-up excluded on
+both sides); the ratio is ours / fundus.
+
+fundus fetches with curl_cffi, which neither reads ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``
+(it sets libcurl's CAINFO to certifi's bundle on every request) nor is asked for a proxy by
+fundus. Environment variables alone therefore end in curl error 60 on the first sitemap and
+fundus yields nothing. fundus' own session factory takes curl_cffi session options
+(``fundus.scraping.session.session_handler.context(**kwargs)``): the run below passes
+``verify=<replica CA>`` and ``proxies=`` for both schemes, so every request fundus makes
+(robots.txt, sitemaps, articles) is tunnelled through the replica's proxy, which refuses
+hosts outside the registry. The proxy variables are set as well, for anything that reads them.
+
+fundus runs without a delay between articles (its default is 1 s; ``--fundus-delay``), as
+our side runs with ``--fast`` (no politeness delays).
 
 usage: python bench/peers.py [--outlets dailymail,mirror,guardian] [--scale 60]
-       [--max-articles 60]
+       [--fundus-delay 0]
 """
 
 from __future__ import annotations
@@ -27,21 +38,38 @@ VENV = ROOT / ".venv-peers"
 FUNDUS = ["fundus==0.5.7", "curl_cffi<0.10"]
 CORPUS = ROOT.parent / "shared" / "corpus" / "fundus"
 
-# Runs inside .venv-peers: finds the fundus publisher by domain, crawls, prints JSON.
+# Runs inside .venv-peers: finds the fundus publisher by domain, crawls it through the
+# replica, prints one JSON line (articles, seconds, article URLs, every request's status).
 FUNDUS_RUN = r"""
-import json, sys, time
+import json, logging, re, sys, time
 from fundus import Crawler, PublisherCollection
-domains, limit = json.loads(sys.argv[1]), int(sys.argv[2])
+from fundus.scraping.session import session_handler
+domains, proxy, ca, delay = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
 pubs = [p for p in PublisherCollection
         if any(d in (getattr(p, "domain", "") or "") for d in domains)]
 if not pubs:
     print(json.dumps({"error": f"no fundus publisher for {domains}"})); sys.exit(0)
+
+requests = []  # (url, status) of every request, from fundus' session log
+class Record(logging.Handler):
+    pat = re.compile(r"GET (\S+) .*?(\d{3}) \(")
+    def emit(self, rec):
+        m = self.pat.match(rec.getMessage())
+        if m:
+            requests.append((m.group(1), int(m.group(2))))
+        elif "Couldn't reach" in rec.getMessage() and "HTTP Error" not in rec.getMessage():
+            requests.append((rec.getMessage(), 0))  # a transport error (TLS, proxy refusal)
+for name in ("fundus.scraping.session", "fundus.scraping.url", "fundus.scraping.html"):
+    logging.getLogger(name).addHandler(Record(logging.DEBUG))
+
+urls = []
 t0 = time.perf_counter()
-n = 0
-for _article in Crawler(pubs[0]).crawl(max_articles=limit, only_complete=False):
-    n += 1
-print(json.dumps({"publisher": pubs[0].name, "articles": n,
-                  "seconds": time.perf_counter() - t0}))
+with session_handler.context(verify=ca, proxies={"http": proxy, "https": proxy}):
+    for article in Crawler(pubs[0], delay=delay).crawl(only_complete=False):
+        urls.append(article.html.requested_url)
+seconds = time.perf_counter() - t0
+print(json.dumps({"publisher": pubs[0].name, "articles": len(urls), "seconds": seconds,
+                  "urls": urls, "requests": requests}))
 """
 
 
@@ -72,7 +100,9 @@ def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str,
     raise SystemExit("the replica did not start")
 
 
-def ours(outlet: str, proxy: str) -> tuple[int, float]:
+def ours(outlet: str, proxy: str) -> tuple[int, float, set[str]]:
+    import duckdb
+
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats.json"
         cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", outlet, "--fast"]
@@ -81,14 +111,17 @@ def ours(outlet: str, proxy: str) -> tuple[int, float]:
         cmd += ["-s", "NEWSARCHIVE_SEEN=false", "-s", "LOG_LEVEL=WARNING"]
         subprocess.run(cmd, cwd=tmp, capture_output=True)
         s = json.loads(stats.read_text())
-    return s["articles"], s["duration_s"]
+        with duckdb.connect(f"{tmp}/a.duckdb", read_only=True) as db:
+            urls = {u for (u,) in db.execute("select url from articles").fetchall()}
+    return s["articles"], s["duration_s"], urls
 
 
-def theirs(py: Path, domains: list[str], proxy: str, ca: str, limit: int) -> dict:
-    env = {**os.environ, "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "https_proxy": proxy}
-    env |= {"http_proxy": proxy, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca}
+def theirs(py: Path, domains: list[str], proxy: str, ca: str, delay: float) -> dict:
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env |= {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "https_proxy": proxy}
+    env |= {"http_proxy": proxy, "ALL_PROXY": proxy, "REQUESTS_CA_BUNDLE": ca}
     out = subprocess.run(
-        [str(py), "-c", FUNDUS_RUN, json.dumps(domains), str(limit)],
+        [str(py), "-c", FUNDUS_RUN, json.dumps(domains), proxy, ca, str(delay)],
         capture_output=True,
         text=True,
         env=env,
@@ -98,38 +131,57 @@ def theirs(py: Path, domains: list[str], proxy: str, ca: str, limit: int) -> dic
     return json.loads(lines[-1]) if lines else {"error": out.stderr.strip()[-300:]}
 
 
+def _statuses(requests: list) -> str:
+    counts: dict[int, int] = {}
+    for _url, status in requests:
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{s or 'failed'}: {n}" for s, n in sorted(counts.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outlets", default="dailymail,mirror,guardian")
     ap.add_argument("--scale", type=int, default=60)
-    ap.add_argument("--max-articles", type=int, default=60)
+    ap.add_argument("--fundus-delay", type=float, default=0.0)
     ap.add_argument("--pages", default=str(CORPUS) if CORPUS.is_dir() else None)
+    ap.add_argument("-v", "--verbose", action="store_true", help="list fundus' failed requests")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from newsarchive.registry import load_outlets
 
     registry = load_outlets()
     py = ensure_venv()
-    print(f"load {os.getloadavg()[0]:.1f}")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"scale {args.scale}, fundus delay {args.fundus_delay}s; load {load} (2 cores)")
     for key in args.outlets.split(","):
         replica, proxy, ca = start_replica(args.scale, args.pages)
         try:
-            f = theirs(py, list(registry[key].domains), proxy, ca, args.max_articles)
-            n, secs = ours(key, proxy)
+            f = theirs(py, list(registry[key].domains), proxy, ca, args.fundus_delay)
+            n, secs, our_urls = ours(key, proxy)
         finally:
             replica.terminate()
             replica.wait()
         if "error" in f or not f.get("articles"):
-            print(
-                f"{key}: fundus gave no rate ({f.get('error', 'no articles')}); ours {n / secs:.2f}/s"
-            )
+            reqs = _statuses(f.get("requests", []))
+            why = f.get("error", f"no articles; requests {reqs}")
+            print(f"{key}: fundus gave no rate ({why}); ours {n / secs:.2f}/s")
             continue
         rate_f = f["articles"] / f["seconds"]
+        shared = len(set(f["urls"]) & our_urls)
         print(
             f"{key}: ours {n} articles in {secs:.1f}s = {n / secs:.2f}/s (WARC+index) | "
             f"fundus {f['publisher']} {f['articles']} in {f['seconds']:.1f}s = {rate_f:.2f}/s "
             f"| ratio {n / secs / rate_f:.2f}x"
         )
+        print(
+            f"  same pages: {shared} of fundus' {f['articles']} articles are among our {n}; "
+            f"fundus requests through the replica: {len(f['requests'])} ({_statuses(f['requests'])})"
+        )
+        if args.verbose:
+            for url, status in f["requests"]:
+                if status != 200:
+                    print(f"    {status or 'failed'} {url}")
+    print(f"load after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 
