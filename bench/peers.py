@@ -6,20 +6,21 @@ started once; fundus crawls it, then ``newsarchive crawl`` crawls the same outle
 index on. Both rates are articles per second of crawl time (interpreter start-up excluded on
 both sides); the ratio is ours / fundus.
 
-fundus fetches with curl_cffi, which neither reads ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``
-(it sets libcurl's CAINFO to certifi's bundle on every request) nor is asked for a proxy by
-fundus. Environment variables alone therefore end in curl error 60 on the first sitemap and
-fundus yields nothing. fundus' own session factory takes curl_cffi session options
+fundus fetches with curl_cffi, which ignores ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``/
+``CURL_CA_BUNDLE``: it sets libcurl's CAINFO to certifi's bundle on every request. libcurl
+itself does read ``https_proxy``, so with environment variables alone fundus reaches the
+replica and fails there with curl error 60 (unknown issuer) on robots.txt and every sitemap,
+and yields nothing. fundus' session factory takes curl_cffi session options
 (``fundus.scraping.session.session_handler.context(**kwargs)``): the run below passes
 ``verify=<replica CA>`` and ``proxies=`` for both schemes, so every request fundus makes
-(robots.txt, sitemaps, articles) is tunnelled through the replica's proxy, which refuses
-hosts outside the registry. The proxy variables are set as well, for anything that reads them.
+(robots.txt, sitemaps, articles) goes through the replica's proxy, which refuses hosts outside
+the registry, whatever the environment says. The proxy variables are set as well.
 
 fundus runs without a delay between articles (its default is 1 s; ``--fundus-delay``), as
 our side runs with ``--fast`` (no politeness delays).
 
 usage: python bench/peers.py [--outlets dailymail,mirror,guardian] [--scale 60]
-       [--fundus-delay 0]
+       [--fundus-delay 0] [-s NAME=VALUE ...] [-v]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "fundus"
 # Runs inside .venv-peers: finds the fundus publisher by domain, crawls it through the
 # replica, prints one JSON line (articles, seconds, article URLs, every request's status).
 FUNDUS_RUN = r"""
-import json, logging, re, sys, time
+import json, logging, re, resource, sys, time
 from fundus import Crawler, PublisherCollection
 from fundus.scraping.session import session_handler
 domains, proxy, ca, delay = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -63,12 +65,16 @@ for name in ("fundus.scraping.session", "fundus.scraping.url", "fundus.scraping.
     logging.getLogger(name).addHandler(Record(logging.DEBUG))
 
 urls = []
+ru = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = ru.ru_utime + ru.ru_stime  # after the imports, as t0
 t0 = time.perf_counter()
 with session_handler.context(verify=ca, proxies={"http": proxy, "https": proxy}):
     for article in Crawler(pubs[0], delay=delay).crawl(only_complete=False):
         urls.append(article.html.requested_url)
 seconds = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"publisher": pubs[0].name, "articles": len(urls), "seconds": seconds,
+                  "cpu": ru.ru_utime + ru.ru_stime - cpu0,
                   "urls": urls, "requests": requests}))
 """
 
@@ -100,7 +106,13 @@ def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str,
     raise SystemExit("the replica did not start")
 
 
-def ours(outlet: str, proxy: str) -> tuple[int, float, set[str]]:
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def ours(outlet: str, proxy: str, sets: list[str]) -> tuple[int, float, float, set[str]]:
+    """Articles, crawl seconds, CPU seconds of the whole process tree (start-up included)."""
     import duckdb
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,11 +121,15 @@ def ours(outlet: str, proxy: str) -> tuple[int, float, set[str]]:
         cmd += ["--proxy", proxy, "--db", f"{tmp}/a.duckdb", "--warc-dir", f"{tmp}/warc"]
         cmd += ["--stats-json", str(stats), "-s", "NEWSARCHIVE_MAX_AGE_DAYS=36500"]
         cmd += ["-s", "NEWSARCHIVE_SEEN=false", "-s", "LOG_LEVEL=WARNING"]
+        for setting in sets:
+            cmd += ["-s", setting]
+        cpu0 = _children_cpu()
         subprocess.run(cmd, cwd=tmp, capture_output=True)
+        cpu = _children_cpu() - cpu0
         s = json.loads(stats.read_text())
         with duckdb.connect(f"{tmp}/a.duckdb", read_only=True) as db:
             urls = {u for (u,) in db.execute("select url from articles").fetchall()}
-    return s["articles"], s["duration_s"], urls
+    return s["articles"], s["duration_s"], cpu, urls
 
 
 def theirs(py: Path, domains: list[str], proxy: str, ca: str, delay: float) -> dict:
@@ -144,7 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=int, default=60)
     ap.add_argument("--fundus-delay", type=float, default=0.0)
     ap.add_argument("--pages", default=str(CORPUS) if CORPUS.is_dir() else None)
-    ap.add_argument("-v", "--verbose", action="store_true", help="list fundus' failed requests")
+    ap.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="diagnostics: a setting for our crawl (e.g. NEWSARCHIVE_REQUISITES=)",
+    )
+    ap.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list fundus' failed requests and the pages only one side fetched",
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from newsarchive.registry import load_outlets
@@ -152,15 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     registry = load_outlets()
     py = ensure_venv()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"scale {args.scale}, fundus delay {args.fundus_delay}s; load {load} (2 cores)")
+    extra = f"; ours with {' '.join(args.set)}" if args.set else ""
+    print(f"scale {args.scale}, fundus delay {args.fundus_delay}s{extra}; load {load} (2 cores)")
     for key in args.outlets.split(","):
         replica, proxy, ca = start_replica(args.scale, args.pages)
         try:
             f = theirs(py, list(registry[key].domains), proxy, ca, args.fundus_delay)
-            n, secs, our_urls = ours(key, proxy)
+            n, secs, cpu, our_urls = ours(key, proxy, args.set)
         finally:
             replica.terminate()
             replica.wait()
+        if not n:
+            print(f"{key}: our crawl found no articles (see `newsarchive crawl -v`)")
+            continue
         if "error" in f or not f.get("articles"):
             reqs = _statuses(f.get("requests", []))
             why = f.get("error", f"no articles; requests {reqs}")
@@ -177,10 +210,18 @@ def main(argv: list[str] | None = None) -> int:
             f"  same pages: {shared} of fundus' {f['articles']} articles are among our {n}; "
             f"fundus requests through the replica: {len(f['requests'])} ({_statuses(f['requests'])})"
         )
+        print(
+            f"  CPU per article: ours {1000 * cpu / n:.0f} ms (process tree, start-up included) | "
+            f"fundus {1000 * f['cpu'] / f['articles']:.0f} ms (crawl only)"
+        )
         if args.verbose:
             for url, status in f["requests"]:
                 if status != 200:
-                    print(f"    {status or 'failed'} {url}")
+                    print(f"    fundus got {status or 'failed'} {url}")
+            for url in sorted(set(f["urls"]) - our_urls):
+                print(f"    fundus only: {url}")
+            for url in sorted(our_urls - set(f["urls"])):
+                print(f"    ours only: {url}")
     print(f"load after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
