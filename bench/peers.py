@@ -32,6 +32,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +112,43 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _own_cpu(pid: int) -> float:
+    """utime + stime of one process, in seconds (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class TreeCPU(threading.Thread):
+    """CPU seconds of the processes below ``pid``, sampled every 0.2 s.
+
+    The extraction workers hang below multiprocessing's fork server, which the crawl process
+    never waits for, so they are missing from the rusage of our child.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.last: dict[int, float] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        from newsarchive.extract.proctree import descendants
+
+        while not self._halt.is_set():
+            for p in descendants(self.pid):
+                self.last[p] = max(self.last.get(p, 0.0), _own_cpu(p))
+            self._halt.wait(0.2)
+
+    def total(self) -> float:
+        self._halt.set()
+        self.join()
+        return sum(self.last.values())
+
+
 def ours(outlet: str, proxy: str, sets: list[str]) -> tuple[int, float, float, set[str]]:
     """Articles, crawl seconds, CPU seconds of the whole process tree (start-up included)."""
     import duckdb
@@ -124,8 +162,17 @@ def ours(outlet: str, proxy: str, sets: list[str]) -> tuple[int, float, float, s
         for setting in sets:
             cmd += ["-s", setting]
         cpu0 = _children_cpu()
-        subprocess.run(cmd, cwd=tmp, capture_output=True)
-        cpu = _children_cpu() - cpu0
+        proc = subprocess.Popen(
+            cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        tree = TreeCPU(proc.pid)
+        tree.start()
+        _out, err = proc.communicate()
+        cpu = _children_cpu() - cpu0 + tree.total()
+        if not stats.exists():
+            tail = err.strip().splitlines()[-1:] or ["no output"]
+            print(f"{outlet}: our crawl failed (exit {proc.returncode}): {tail[0]}")
+            return 0, 0.0, cpu, set()
         s = json.loads(stats.read_text())
         with duckdb.connect(f"{tmp}/a.duckdb", read_only=True) as db:
             urls = {u for (u,) in db.execute("select url from articles").fetchall()}
@@ -159,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outlets", default="dailymail,mirror,guardian")
     ap.add_argument("--scale", type=int, default=60)
     ap.add_argument("--fundus-delay", type=float, default=0.0)
+    ap.add_argument("--target", type=float, default=1.5, help="ratio each outlet must reach")
     ap.add_argument("--pages", default=str(CORPUS) if CORPUS.is_dir() else None)
     ap.add_argument(
         "-s",
@@ -179,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     from newsarchive.registry import load_outlets
 
     registry = load_outlets()
+    unknown = [k for k in args.outlets.split(",") if k not in registry]
+    if unknown:
+        raise SystemExit(f"unknown outlet(s): {', '.join(unknown)} (see seeds/outlets.toml)")
     py = ensure_venv()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     extra = f"; ours with {' '.join(args.set)}" if args.set else ""
     print(f"scale {args.scale}, fundus delay {args.fundus_delay}s{extra}; load {load} (2 cores)")
+    missed = []
     for key in args.outlets.split(","):
         replica, proxy, ca = start_replica(args.scale, args.pages)
         try:
@@ -193,13 +245,17 @@ def main(argv: list[str] | None = None) -> int:
             replica.wait()
         if not n:
             print(f"{key}: our crawl found no articles (see `newsarchive crawl -v`)")
+            missed.append(key)
             continue
         if "error" in f or not f.get("articles"):
             reqs = _statuses(f.get("requests", []))
             why = f.get("error", f"no articles; requests {reqs}")
             print(f"{key}: fundus gave no rate ({why}); ours {n / secs:.2f}/s")
+            missed.append(key)
             continue
         rate_f = f["articles"] / f["seconds"]
+        if n / secs / rate_f < args.target:
+            missed.append(key)
         shared = len(set(f["urls"]) & our_urls)
         print(
             f"{key}: ours {n} articles in {secs:.1f}s = {n / secs:.2f}/s (WARC+index) | "
@@ -223,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             for url in sorted(our_urls - set(f["urls"])):
                 print(f"    ours only: {url}")
     print(f"load after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    return 0
+    verdict = f"below {args.target}x: {', '.join(missed)}" if missed else "all outlets met"
+    print(f"target {args.target}x: {verdict}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
