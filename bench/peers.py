@@ -60,9 +60,10 @@ class Record(logging.Handler):
         m = self.pat.match(rec.getMessage())
         if m:
             requests.append((m.group(1), int(m.group(2))))
-        elif "Couldn't reach" in rec.getMessage() and "HTTP Error" not in rec.getMessage():
+        elif "curl: (" in rec.getMessage() or "Could not load robots" in rec.getMessage():
             requests.append((rec.getMessage(), 0))  # a transport error (TLS, proxy refusal)
-for name in ("fundus.scraping.session", "fundus.scraping.url", "fundus.scraping.html"):
+for name in ("fundus.scraping.session", "fundus.scraping.url", "fundus.scraping.html",
+             "fundus.publishers.base_objects"):
     logging.getLogger(name).addHandler(Record(logging.DEBUG))
 
 urls = []
