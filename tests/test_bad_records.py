@@ -260,11 +260,6 @@ def test_cdxj_and_show_skip_the_bad_record_and_refuse_the_bomb(warc, source):
         assert run["peak_mb"] <= RSS_BOUND_MB, run["peak_mb"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="show --text extracts inline, without the pool's timeout: 513 MB on the "
-    "200k-paragraph page (measured); left for the extraction work",
-)
 def test_show_text_of_the_endless_page_stays_bounded(warc):
     huge = _cli("show", HUGE_URL, "--text", "--warc-dir", str(warc), cwd=warc.parent)
     print("show --text peak RSS MB", huge["peak_mb"])

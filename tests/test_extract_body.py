@@ -188,3 +188,23 @@ def test_text_above_an_image_is_not_its_caption():
     )
     art = extract_article(page(paras([0, 1]) + box + paras([2, 3])), "https://example.org/a")
     assert "Timetables for the works are on the council site." not in art.captions
+
+
+def test_an_endless_page_is_cut_to_the_markup_budget() -> None:
+    """Past MAX_TAGS tags the page is extracted from its first MAX_TAGS (scripts dropped
+    first, JSON-LD kept): memory stays bounded; the head's metadata survives."""
+    from newsarchive.extract import core
+
+    ld = '{"@type": "NewsArticle", "headline": "Endless ledger", "datePublished": "2024-05-01"}'
+    filler = "<script>" + "<b>" * 50_000 + "</script>"
+    paras = "".join(
+        f"<p>Entry {k} of the ledger kept by the harbour office.</p>" for k in range(80_000)
+    )
+    page = (
+        f'<html><head><script type="application/ld+json">{ld}</script></head>'
+        f"<body>{filler}<article>{paras}</article></body></html>"
+    )
+    art = core.extract_article(page.encode(), "https://x.example/ledger")
+    assert art.title == "Endless ledger" and art.published.startswith("2024-05-01")
+    assert art.text.startswith("Entry 0 of the ledger")
+    assert "Entry 40000 of" in art.text and "Entry 79999 of" not in art.text
