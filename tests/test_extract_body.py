@@ -208,3 +208,52 @@ def test_an_endless_page_is_cut_to_the_markup_budget() -> None:
     assert art.title == "Endless ledger" and art.published.startswith("2024-05-01")
     assert art.text.startswith("Entry 0 of the ledger")
     assert "Entry 40000 of" in art.text and "Entry 79999 of" not in art.text
+
+
+NOTE = (
+    "<p><em><strong>The May issue with the tram on its cover is on sale from 27 April. "
+    "<a href='https://shop.example.net/issue-5'>Order your copy here!</a></strong></em></p>"
+)
+SHOOT = (
+    "<h3>Full credits:</h3><p>Photos: ANNA BERG<br/>Styling: JON LUND<br/>Hair: EVA MOOR"
+    "<br/>Make-up: IDA SKOG with products by ACME<br/>Production: NORTH STUDIO</p>"
+)
+
+
+def test_note_with_a_link_set_in_emphasis_is_not_body():
+    art = extract_article(page(paras(range(4)) + NOTE), "https://example.org/a")
+    assert art.text.split("\n") == P
+
+
+def test_note_is_also_left_out_of_an_article_body_taken_from_json_ld():
+    # the structured body repeats the note as a plain line; the page shows the story
+    # only in part, so articleBody wins and must lose the note all the same
+    note = (
+        "The May issue with the tram on its cover is on sale from 27 April. Order your copy here!"
+    )
+    ld = {
+        "@type": "NewsArticle",
+        "headline": "Tram line approved",
+        "articleBody": "\n".join(P + [note]),
+    }
+    head = f"<script type='application/ld+json'>{json.dumps(ld)}</script>"
+    art = extract_article(page(paras([0]) + NOTE, head), "https://example.org/a")
+    assert art.text_source == "articleBody"
+    assert art.text.split("\n") == P
+
+
+def test_emphasised_paragraphs_without_a_link_stay():
+    bold = f"<p><strong>{P[0]}</strong></p><p><em>{P[1]}</em></p>"
+    art = extract_article(page(bold + paras([2, 3])), "https://example.org/a")
+    assert art.text.split("\n") == P
+
+
+def test_photo_shoot_credit_block_is_not_body():
+    art = extract_article(page(paras(range(4)) + SHOOT), "https://example.org/a")
+    assert art.text.split("\n") == P
+
+
+def test_label_lines_that_are_not_shoot_credits_stay():
+    facts = "<p>Length: twelve kilometres<br/>Cost: four hundred million<br/>Stops: fourteen</p>"
+    art = extract_article(page(paras(range(4)) + facts), "https://example.org/a")
+    assert "Cost: four hundred million" in art.text

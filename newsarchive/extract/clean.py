@@ -16,7 +16,7 @@ flag, not a reason to cut: only the wall itself (a short prompt box, a modal) is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cssselect import SelectorError
@@ -289,6 +289,7 @@ class Pruned:
     paywall_prompt: bool = False  # a wall (offer box, modal) was found and removed
     para_chars: int = 0  # the page's paragraph text (<p>, not links) before pruning
     cut_chars: int = 0  # of which the generic rules removed this much
+    notes: list[str] = field(default_factory=list)  # editor's notes and pointers removed
 
 
 def _para_lengths(body: HtmlElement) -> dict[HtmlElement, int]:
@@ -310,6 +311,7 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
     """
     captions: list[str] = []
     credits: list[str] = []
+    notes: list[str] = []
     body = tree.find("body") if tree.tag == "html" else tree
     if body is None:
         body = tree
@@ -356,6 +358,10 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
                     (credits if kind == "credit" else captions).append(t)
                 doomed.append((el, ""))
             stack.extend(reversed(el))
+            continue
+        if tag == "p" and _is_note(el):
+            notes.append(_text(el))
+            doomed.append((el, "note"))
             continue
         if tag == "figure":
             doomed.append((el, "figure"))
@@ -415,7 +421,30 @@ def collect_and_prune(tree: HtmlElement, extra_selectors: tuple[str, ...] = ()) 
         paywall_prompt=any(el not in spared for el in walls),
         para_chars=para_chars,
         cut_chars=cut,
+        notes=notes,
     )
+
+
+_EMPHASIS = {"em", "strong", "i", "b"}
+# An editor's note is short; a lead paragraph set in bold is longer.
+NOTE_CHARS = 300
+
+
+def _is_note(p: HtmlElement) -> bool:
+    """A short paragraph set wholly in italics/bold that holds a link.
+
+    This is an editor's note or a pointer, not the story: "This article first appeared
+    in ...", "Read more: ...", "The issue is on sale now, pre-order it here", "Support
+    us with a donation". Emphasised paragraphs without a link are often the story
+    (a bold lead, subheadings set as bold paragraphs), so the link is required.
+    """
+    if (p.text or "").strip():
+        return False
+    kids = [c for c in p if isinstance(c.tag, str)]
+    if len(kids) != 1 or kids[0].tag not in _EMPHASIS or (kids[0].tail or "").strip():
+        return False
+    n = len(_text(p))
+    return 20 <= n <= NOTE_CHARS and any(a.get("href") for a in p.iter("a"))
 
 
 # Captions found without markup may not hold more than this share of the paragraph text.

@@ -64,6 +64,15 @@ _PROMO_LINE = re.compile(
 _BYLINE_LINE = re.compile(
     r"^(?:by|von|par|por|di|av|af|door|van)\s+(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*(?:\s+|$)){1,4}$", re.I
 )
+# "Role: Name" lines of a photo shoot's credits ("Fotos: A", "Styling: B", "Hair: C").
+_LABEL_LINE = re.compile(r"^(\w[\w .&/'-]{0,40}?)\s*:\s*\S")
+_PHOTO_ROLE = re.compile(r"\b(?:fotos?|photos?|photograph\w*|fotograf\w*|bilder?|images?)\b", re.I)
+_SHOOT_ROLE = re.compile(
+    r"\b(?:styling|stylist\w*|hair|haare?|make-?up|maquillage|maquillaje|coiffure|trucco|"
+    r"capelli|grooming|casting|set ?design|production|produktion|producción|"
+    r"art direction|creative direction)\b",
+    re.I,
+)
 _JUNK_LINE_EXACT = re.compile(r"^(?:advertisement|ad|share|copy link|close|loading\.*)$", re.I)
 MAX_BYTES = 20 * 1024 * 1024
 # Markup budget: parsing and trafilatura's copies cost ~1.5 kB of memory per tag, so a page of
@@ -168,7 +177,39 @@ def _clean_lines(
         if len(s) < 200 and _JUNK_LINE.match(s) and (":" in s[:25] or s.isupper() or len(s) < 40):
             continue
         out.append(s)
-    return "\n".join(_drop_lists(out))
+    return "\n".join(_drop_lists(_drop_shoot_credits(out)))
+
+
+def _drop_shoot_credits(lines: list[str]) -> list[str]:
+    """A photo shoot's credit block ("Fotos: A / Styling: B / Hair: C ...") is image credit.
+
+    A run of at least three short "Role: Name" lines, one crediting the photos and one a
+    styling or production role, goes, with a short heading ending in ":" right above it.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and len(lines[j]) < 150 and _label(lines[j]) is not None:
+            j += 1
+        labels = [_label(x) or "" for x in lines[i:j]]
+        if (
+            j - i >= 3
+            and any(_PHOTO_ROLE.search(x) for x in labels)
+            and any(_SHOOT_ROLE.search(x) for x in labels)
+        ):
+            if out and len(out[-1]) < 60 and out[-1].endswith(":"):
+                out.pop()
+            i = j
+            continue
+        out.extend(lines[i : max(j, i + 1)])
+        i = max(j, i + 1)
+    return out
+
+
+def _label(line: str) -> str | None:
+    m = _LABEL_LINE.match(line)
+    return m.group(1) if m and len(m.group(1).split()) <= 5 else None
 
 
 def _headline_with_suffix(s: str, heads: set[str]) -> bool:
@@ -279,6 +320,9 @@ def _extract_tree(tree: HtmlElement, url: str | None, outlet, raw: bytes | str) 
     pruned = collect_and_prune(tree, tuple(outlet.prune) if outlet else ())
     captions, credits = pruned.captions, pruned.credits
     art.captions, art.credits = captions, credits
+    # lines to keep out of any text source: captions, and the editor's notes pruned from
+    # the page (articleBody repeats them as plain lines)
+    captions = captions + pruned.notes
     text = _trafilatura_text(tree, url, captions, credits, art.title, meta.h1)
     source = "trafilatura"
     if (
