@@ -262,6 +262,38 @@ def test_title_sources():
     assert art.title_source == "title" and art.title == "Brücke verschoben"
 
 
+def test_structured_headline_spelled_by_the_slug_beats_display_copies():
+    filed = "Brücke öffnet erst im Frühjahr: Kosten steigen um ein Drittel"
+    shown = "Neue Brücke: Stadt verschiebt Eröffnung auf 2026"
+    copies = (
+        f"<meta property='og:title' content='{shown}'><meta name='twitter:title' content='{shown}'>"
+    )
+    url = (
+        "https://kuestenbote.example/politik/article4711/"
+        "bruecke-oeffnet-erst-im-fruehjahr-kosten-steigen-um-ein-drittel.html"
+    )
+    art = extract_article(page("de", head=copies + ld({"headline": filed}), h1=shown), url)
+    assert (art.title, art.title_source) == (filed, "jsonld")
+    # og:title spelled by the slug (umlauts stripped, an id after it) against a kicker h1
+    og = "Trainer Berg: Nicht mehr viel zu verlieren"
+    head = f"<meta property='og:title' content='{og}'>" + ld({"headline": "MSV-" + og})
+    url = "https://kuestenbote.example/trainer-berg-nicht-mehr-viel-zu-verlieren-1019241/a"
+    art = extract_article(page("de", head=head, h1="MSV-" + og), url)
+    assert (art.title, art.title_source) == (og, "og")
+    # without the slug the copies win the vote
+    art = extract_article(page("de", head=copies + ld({"headline": filed}), h1=shown), URL)
+    assert art.title == shown
+
+
+def test_slug_spelling_a_display_headline_does_not_beat_structured_data():
+    shown = "Bürgermeister verteidigt Brücke: Kosten steigen um ein Drittel"
+    meta = "Kosten steigen – Brücke später"
+    head = f"<meta property='og:title' content='{meta}'>" + ld({"headline": meta})
+    url = "https://kuestenbote.example/a/X1/buergermeister-verteidigt-bruecke-kosten-steigen-um-ein-drittel"
+    art = extract_article(page("de", head=head, h1=shown, title=shown), url)
+    assert art.title == meta
+
+
 # -- language -------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from newsarchive.extract import i18n, jsonld
+from newsarchive.extract import i18n, jsonld, slug
 from newsarchive.extract.lang import normalise_code
 
 _WS = re.compile(r"\s+")
@@ -346,7 +346,7 @@ def _fold_extensions(groups: dict[str, list[tuple[str, str]]]) -> None:
 
 
 def choose_title(
-    cands: list[tuple[str, str | None]], prefer: str | None = None
+    cands: list[tuple[str, str | None]], prefer: str | None = None, url: str | None = None
 ) -> tuple[str | None, str | None]:
     """Pick the headline among its sources after normalising: (headline, its source).
 
@@ -358,7 +358,9 @@ def choose_title(
     headline two sources agree on beats a longer one that only extends it with SEO words;
     then the text most sources agree on wins. A group confirmed by the visible ``h1``
     beats a group of social tags only; a lone og:title beats a lone h1 (site logos and
-    kicker h1s are common).
+    kicker h1s are common). Before the vote: a structured headline (JSON-LD or og:title)
+    that the page's URL slug spells word for word is the story's own headline and wins,
+    however many copies of a display variant (h1, ``<title>``, social tags) outvote it.
     """
     if prefer:
         hint = next((v for src, v in cands if src == prefer and v), None)
@@ -375,6 +377,19 @@ def choose_title(
     if plain and len(plain) < len(groups):
         groups = {k: v for k, v in groups.items() if k in plain}
     _fold_extensions(groups)
+    # The slug is filed with the story; a display headline rewritten later (an SEO or
+    # syndication variant copied into h1, <title> and the social tags) outvotes the
+    # structured headline by copies alone. A slug that spells a display variant proves
+    # nothing against structured data, so it only ever rescues JSON-LD or og:title.
+    filed = [
+        k
+        for k, v in groups.items()
+        if any(s in ("jsonld", "og") and slug.spells(url, val) for s, val in v)
+    ]
+    if len(filed) == 1:
+        by_src = dict(groups[filed[0]])
+        src = next(s for s in ("h1", "og", "jsonld", "twitter", "title") if s in by_src)
+        return by_src[src], src
     anchors = [
         k
         for k, v in groups.items()
@@ -462,6 +477,7 @@ def read_meta(
             ("meta", strip(_first(g("parsely-title"), g("sailthru.title"), g("dc.title")))),
         ],
         prefer=title_source,
+        url=url,
     )
     m.subtitle = _first(
         art.get("description"), g("og:description"), g("description"), g("twitter:description")
