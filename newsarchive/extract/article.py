@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Bump whenever the extracted output changes, so that re-extraction can be targeted.
-EXTRACTOR_VERSION = "1.2.0"
+EXTRACTOR_VERSION = "1.2.1"
 
 
 @dataclass
