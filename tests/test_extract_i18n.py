@@ -350,7 +350,8 @@ def test_metadata_beyond_english_on_the_intl_corpus(corpus_dir: Path):
         pytest.skip("../shared/corpus/fundus-intl is absent")
     hits = _metadata_hits(intl)
     rate = {k: sum(v) / len(v) for k, v in hits.items()}
-    # measured 66/75, 70/75, 74/75 (main before: 61, 61, 73); the title misses left are
-    # outlets whose gold follows one source against all the others (see bench/metadata.py)
+    # measured 70/75, 70/75, 74/75 (66 titles before the slug rule; 61, 61, 73 before
+    # issue 18); the title misses left are outlets whose gold follows one source against
+    # all the others with no slug to tell (see bench/metadata.py)
     assert len(hits["title"]) == 75
-    assert rate["authors"] >= 0.9 and rate["date"] >= 0.98 and rate["title"] >= 0.86, rate
+    assert rate["authors"] >= 0.9 and rate["date"] >= 0.98 and rate["title"] >= 0.9, rate
