@@ -114,7 +114,7 @@ def assign_pending(
             """
             SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
                    coalesce(a.canonical_url, a.url) AS url_key,
-                   coalesce(a.is_article, false) AS ok
+                   coalesce(a.is_article, false) AS ok, a.subtitle
             FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
             WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)
             ORDER BY coalesce(c.fetched_at, pub), a.id
@@ -172,6 +172,17 @@ def _forget_deleted(con: duckdb.DuckDBPyConnection) -> set[str]:
     return touched
 
 
+def _without_standfirst(text: str, subtitle: str | None) -> str:
+    """The story without the outlet's own standfirst on top: a republished text under
+    another site's summary line is still the same text (a duplicate, not a copy with its
+    own top)."""
+    if subtitle:
+        first, _, rest = text.partition("\n")
+        if first.strip() == subtitle.strip():
+            return rest
+    return text
+
+
 def _sketch(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[str]:
     """Sketch new articles; record why the others are left out. Returns the sketched ids."""
     known = {
@@ -182,14 +193,14 @@ def _sketch(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[str]:
         ).fetchall()
     }
     seen, sketches, bands, new_ids = [], [], [], []
-    for aid, text, pub, outlet, url_key, ok in rows:
+    for aid, text, pub, outlet, url_key, ok, subtitle in rows:
         if not ok:
             seen.append((aid, "not_article"))
             continue
         if url_key and url_key in known:
             seen.append((aid, "version"))  # a later capture of a URL already in a story
             continue
-        f = featurize(text or "")
+        f = featurize(_without_standfirst(text or "", subtitle))
         if f is None:
             seen.append((aid, "short"))
             continue
