@@ -11,8 +11,9 @@ in the seen-set and is not fetched a second time. Article rows whose capture nev
 WARC (killed before the writer thread wrote it) are removed: ``reindex`` has no such row,
 and the page is fetched again.
 
-Only the outlets whose locks the caller holds are touched, so a crawl of other outlets
-running meanwhile is left alone.
+Articles are added and removed only for the outlets whose locks the caller holds, so a crawl
+of other outlets running meanwhile is left alone; missing capture rows are added whatever
+their outlet (keyed by record id, so a live crawl's own row for one of them adds nothing).
 """
 
 from __future__ import annotations
