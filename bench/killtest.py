@@ -16,7 +16,7 @@ reference:
   column (ids and values) but the wall-clock ``articles.indexed_at``.
 
     .venv/bin/python bench/killtest.py [--rounds 20] [--mode chain|rounds] [--seed 1]
-                                       [--outlets a,b] [--scale 12] [--workdir DIR]
+                                       [--outlets a,b] [--scale 60] [--workdir DIR]
 
 Prints one line per kill, the row counts and differing rows per table, and a verdict; exits
 1 when any check fails.
@@ -373,7 +373,7 @@ def run_killtest(
     rounds: int = 20,
     seed: int = 1,
     outlets: str = DEFAULT_OUTLETS,
-    scale: int = 12,
+    scale: int = 60,
     workdir: Path | None = None,
     log=print,
     mode: str = "chain",
@@ -474,7 +474,12 @@ def main() -> int:
     ap.add_argument("--mode", choices=("chain", "rounds"), default="chain")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--outlets", default=DEFAULT_OUTLETS)
-    ap.add_argument("--scale", type=int, default=12, help="articles per outlet in the replica")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=60,
+        help="articles per outlet in the replica (enough work for 20 kills to land in)",
+    )
     ap.add_argument("--workdir", type=Path, help="keep every round here (default: a temp dir)")
     ap.add_argument(
         "--no-resume",

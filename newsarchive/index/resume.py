@@ -92,7 +92,7 @@ def _run_of(path: Path) -> str | None:
 def _unindexed_files(con, warc_dir: Path) -> list[Path]:
     """Final WARC files of this archive holding more captures than it has rows for."""
     from newsarchive.warc.cdxj import iter_cdxj
-    from newsarchive.warc.scan import warc_paths
+    from newsarchive.warc.scan import warc_paths, write_index
 
     counts = dict(
         con.execute(
@@ -108,10 +108,13 @@ def _unindexed_files(con, warc_dir: Path) -> list[Path]:
             continue  # not written by a crawl of this archive
         cdxj = path.with_name(path.name + ".cdxj")
         try:
+            if not cdxj.exists():  # a disk-full close left none: revisits need it too
+                write_index(path)
             listed = sum(1 for _ in iter_cdxj(cdxj))
-        except (OSError, ValueError, KeyError):
-            listed = -1  # no usable CDXJ: read the file itself
-        if listed < 0 or listed > have:
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("WARC %s has no usable CDXJ index (%s); not checked", path, exc)
+            continue
+        if listed > have:
             out.append(path)
     return out
 
@@ -203,7 +206,13 @@ def resume_index(
     finally:
         con.close()
     if jobs:
-        for entry in extract_jobs(jobs, payloads, extract_timeout):
+        from newsarchive.extract.pool import close_bounded
+
+        try:
+            entries = extract_jobs(jobs, payloads, extract_timeout)
+        finally:
+            close_bounded()
+        for entry in entries:
             if "article" in entry:
                 spool.append("articles", entry["article"])
                 done["articles"] += 1
