@@ -161,12 +161,13 @@ def resumed_counts(work: Path) -> dict[str, int]:
 
 
 def crawl_killed(
-    work: Path, outlets: str, proxy: str, after: float | None
+    work: Path, outlets: str, proxy: str, after: float | None, from_start: bool = False
 ) -> tuple[bool, float | None]:
     """Start a crawl and SIGKILL its process group ``after`` s after it began to write WARC
     records (start-up, slow on a loaded machine, is not counted: every kill lands in the
     crawl's work). Returns (killed, seconds from its first WARC record to its end or kill);
-    ``after=None`` lets it run to the end."""
+    ``after=None`` lets it run to the end. ``from_start``: ``after`` counts from the process
+    start instead (a kill in the start-up, where the last run's leftovers are completed)."""
     warc_dir = work / "warc"
     before = set(warc_dir.glob("*.open")) if warc_dir.is_dir() else set()
     with open(_log_path(work), "wb") as log:
@@ -178,7 +179,7 @@ def crawl_killed(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        began = None
+        began = time.monotonic() if from_start else None
         deadline = time.monotonic() + 900
         while proc.poll() is None and time.monotonic() < deadline:
             now = time.monotonic()
@@ -390,6 +391,7 @@ def run_killtest(
     workdir: Path | None = None,
     log=print,
     mode: str = "chain",
+    latency: float = 0.0,
 ) -> tuple[list[Round], dict]:
     """Run the kill test; returns the checked work directories (one in chain mode, one per
     round otherwise) and a summary dict."""
@@ -397,7 +399,7 @@ def run_killtest(
 
     rng = random.Random(seed)
     base = Path(workdir or tempfile.mkdtemp(prefix="killtest-"))
-    replica, proxy = spawn_replica(scale, seed=seed, clock=CLOCK)
+    replica, proxy = spawn_replica(scale, seed=seed, clock=CLOCK, latency=latency)
     results: list[Round] = []
     try:
         ref_dir = base / "reference"
@@ -425,13 +427,16 @@ def run_killtest(
             # chain, each run gets a slice of the work, so the kills spread over all of it
             span = work_secs if kills == 1 else min(work_secs, 1.0 + 2 * work_secs / kills)
             for k in range(kills):
-                after = round(rng.uniform(0.05, span), 2)
+                # one kill in four lands in the start-up (the resume step is run there)
+                from_start = kills > 1 and rng.random() < 0.25
+                after = round(rng.uniform(0.3, 4.0) if from_start else rng.uniform(0.05, span), 2)
                 r.kill_after.append(after)
-                killed, _ = crawl_killed(work, outlets, proxy, after)
+                killed, _ = crawl_killed(work, outlets, proxy, after, from_start)
                 r.killed += killed
                 if mode == "chain":
                     log(
-                        f"kill {k + 1:2d}: {after:5.2f}s into the crawl's work "
+                        f"kill {k + 1:2d}: {after:5.2f}s after "
+                        f"{'the process start' if from_start else 'its first WARC record'} "
                         f"({'killed' if killed else 'done before'})"
                     )
             t1 = time.monotonic()
@@ -499,6 +504,12 @@ def main() -> int:
         default=60,
         help="articles per outlet in the replica (enough work for 20 kills to land in)",
     )
+    ap.add_argument(
+        "--latency",
+        type=float,
+        default=0.2,
+        help="seconds the replica waits before each answer: a crawl long enough for 20 kills",
+    )
     ap.add_argument("--workdir", type=Path, help="keep every round here (default: a temp dir)")
     ap.add_argument(
         "--no-resume",
@@ -511,7 +522,13 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"killtest: {args.rounds} {args.mode}, seed {args.seed}, load average {load:.1f}")
     _, summary = run_killtest(
-        args.rounds, args.seed, args.outlets, args.scale, args.workdir, mode=args.mode
+        args.rounds,
+        args.seed,
+        args.outlets,
+        args.scale,
+        args.workdir,
+        mode=args.mode,
+        latency=args.latency,
     )
     print(json.dumps(summary, indent=2))
     verdict = "PASS" if summary["failed"] == 0 else "FAIL"
