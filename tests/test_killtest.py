@@ -16,7 +16,13 @@ def test_killed_crawls_resume_without_loss_and_equal_their_reindex(tmp_path):
     sys.modules["killtest"] = killtest  # dataclasses look their module up there
     spec.loader.exec_module(killtest)
     rounds, summary = killtest.run_killtest(
-        rounds=4, seed=3, outlets="nypost,cbc", scale=12, workdir=tmp_path, log=lambda *_: None
+        rounds=4,
+        seed=3,
+        outlets="nypost,cbc",
+        scale=12,
+        workdir=tmp_path,
+        log=lambda *_: None,
+        latency=0.1,
     )
     assert summary["reference_articles"] > 0
     [r] = rounds  # chain mode: one archive, killed four times, then resumed
