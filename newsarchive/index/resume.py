@@ -26,6 +26,7 @@ from newsarchive.index.db import connect
 from newsarchive.index.spool import Spool
 
 logger = logging.getLogger(__name__)
+CHUNK = 16  # pages extracted between two spool seals
 
 # Captures of ``outlets`` that reindex would hand to extraction (status 200; page_kind is
 # checked in Python) and that have no outcome: no article row of their own, no fetch error
@@ -209,17 +210,18 @@ def resume_index(
         from newsarchive.extract.pool import close_bounded
 
         try:
-            entries = extract_jobs(jobs, payloads, extract_timeout)
+            # sealed chunk by chunk: a kill meanwhile keeps what was extracted
+            for i in range(0, len(jobs), CHUNK):
+                for entry in extract_jobs(jobs[i : i + CHUNK], payloads, extract_timeout):
+                    if "article" in entry:
+                        spool.append("articles", entry["article"])
+                        done["articles"] += 1
+                    else:
+                        spool.append("fetch_errors", entry["error"])
+                        done["errors"] += 1
+                spool.seal()
         finally:
             close_bounded()
-        for entry in entries:
-            if "article" in entry:
-                spool.append("articles", entry["article"])
-                done["articles"] += 1
-            else:
-                spool.append("fetch_errors", entry["error"])
-                done["errors"] += 1
-        spool.seal()
         connect(db_path, read_only=False, timeout=timeout).close()
     if any(done.values()):
         logger.warning(
