@@ -172,6 +172,40 @@ class RunNotStarted(RuntimeError):
     """The run could not even be recorded as started (one line for the user)."""
 
 
+def resume_from_warcs(
+    outlets: list[str], overrides: dict[str, Any], db: str | os.PathLike
+) -> dict[str, int]:
+    """Index what a killed run of these outlets wrote to its WARCs but did not index, before
+    the spiders read the seen-set (see ``newsarchive.index.resume``). A failure is logged
+    and the crawl goes on: the pages are then fetched again."""
+    from newsarchive.index.resume import resume_index
+
+    settings = crawl_settings(overrides)
+    if not (
+        settings.getbool("NEWSARCHIVE_INDEX_ENABLED", True)
+        and settings.getbool("NEWSARCHIVE_WARC_ENABLED", True)
+        and settings.getbool("NEWSARCHIVE_RESUME_FROM_WARCS", True)
+    ):
+        return {}
+    try:
+        done = resume_index(
+            db,
+            settings.get("NEWSARCHIVE_WARC_DIR") or "warc",
+            outlets,
+            timeout=settings.getfloat("NEWSARCHIVE_INDEX_CLOSE_TIMEOUT", 60.0),
+            extract_timeout=settings.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT", 30.0),
+        )
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        logging.getLogger(__name__).error(
+            "index: could not complete what a killed run left (%s: %s); its pages are "
+            "fetched again",
+            type(exc).__name__,
+            exc,
+        )
+        return {}
+    return {k: v for k, v in done.items() if v}
+
+
 @dataclass
 class RecordedRun:
     """A crawl with its ``crawl_runs`` row written: what ``crawl`` and ``demo`` report."""
@@ -219,6 +253,7 @@ def run_recorded(
         raise RunNotStarted(
             f"cannot record the run's start beside {db}: {exc.strerror or exc}; nothing crawled"
         ) from None
+    resumed = resume_from_warcs(outlets, overrides, db)
     stats: dict[str, Any] = {"run_id": run_id, "ok": False}
     status = "failed"
     try:
@@ -232,6 +267,8 @@ def run_recorded(
     finally:
         after = article_count(db) if "outlets" in stats else None
         stats["added"] = after - before if after is not None and before is not None else None
+        if resumed:
+            stats["resumed_from_warcs"] = resumed
         unrecorded = finish_run(run_id, stats, status, db)
     if unrecorded:
         warnings.append(

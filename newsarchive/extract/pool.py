@@ -174,6 +174,13 @@ class ExtractionPool:
 _LOCAL: dict[tuple[int, float], ExtractionPool] = {}
 
 
+def close_bounded() -> None:
+    """Stop this process's :func:`extract_bounded` workers (a crawl start that extracted a
+    few pages must not keep a spare worker for the whole crawl)."""
+    for key in [k for k in _LOCAL if k[0] == os.getpid()]:
+        _LOCAL.pop(key).close(wait=False)
+
+
 def extract_bounded(
     body: bytes, url: str, outlet_key: str | None, encoding: str | None, timeout: float
 ) -> dict[str, Any] | None:

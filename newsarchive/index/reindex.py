@@ -213,6 +213,9 @@ def extract_jobs(
     for job in jobs:
         try:
             rec = read_record(job["path"], job["offset"], job["length"])
+            if rec.truncated:  # scan_file skips these; a job built elsewhere may not have
+                out.append({"error": _truncated_error(rec, job["outlet"])})
+                continue
             payload_rec = rec
             if rec.type == "revisit":
                 src = payloads.get(job["refers_to"] or "")
