@@ -117,3 +117,14 @@ def describe_holders(path: str | os.PathLike) -> str:
     if not holders:
         return "an unidentified process"
     return ", ".join(f"pid {pid} ({cmd})" for pid, cmd in holders)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (owner of a lock, temp or spool file)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

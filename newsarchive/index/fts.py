@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from newsarchive.index.db import ArchiveError, connect
-from newsarchive.index.spool import pid_alive
+from newsarchive.locks import pid_alive
 
 DOC_TABLE = "article_search"
 FTS_CATALOG = "fts"

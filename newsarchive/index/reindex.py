@@ -325,7 +325,7 @@ def _remove_build(build: Path) -> None:
 
 def clean_stale_builds(db_path: Path) -> list[Path]:
     """Remove scratch archives (and their WAL and spool) left by a killed reindex."""
-    from newsarchive.index.spool import pid_alive
+    from newsarchive.locks import pid_alive
 
     gone = []
     for p in db_path.parent.glob(f"{db_path.name}.reindex-*"):

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from newsarchive.index.schema import TABLES, UPSERT_COLUMNS
+from newsarchive.locks import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, set | tuple):
         return list(value)
     return str(value)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Spool:

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsarchive.locks import pid_alive
 from newsarchive.warc.cdxj import TMP_SUFFIX, CdxjEntry
 from newsarchive.warc.records import WarcFormatError
 
@@ -38,21 +39,11 @@ class IndexCheck:
         return bool(self.regenerated or self.removed_tmp)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _stale_tmp(path: Path) -> bool:
     if path.name.endswith(".cdxj" + TMP_SUFFIX):  # the old fixed name: no live writer uses it
         return True
     m = _PID_TMP.search(path.name)
-    return bool(m) and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1)))
+    return bool(m) and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1)))
 
 
 def index_is_current(warc: Path, cdxj: Path) -> tuple[bool, str]:
