@@ -41,6 +41,8 @@ LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Scrapy's own, with each slot's concurrency enforced under asyncio (see the module).
+DOWNLOADER = "newsarchive.downloader.BoundedDownloader"
 
 SPIDER_MIDDLEWARES = {}
 

@@ -128,20 +128,43 @@ class Replica:
         self.proxy_url = ""
         self.ca = _shared_ca()
         self._ca_file: Path | None = None
+        self._outlet_ctx: dict[str, ssl.SSLContext] = {}
 
     # ---- public API ------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         if self._server is not None:
             return self.proxy_url
+        # Clients that send no SNI get one certificate naming every host; the others get
+        # their outlet's own (a few names, as real sites serve), so hostname checks cost
+        # what they cost against the real sites, not ~80 names per handshake.
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert = self.ca.issue_cert(*sorted(self.hosts))
-        cert.configure_cert(ctx)
+        self.ca.issue_cert(*sorted(self.hosts)).configure_cert(ctx)
+        ctx.sni_callback = self._pick_cert
         self._server, self._thread = start_server(
             host, port, self.handle, self.is_registered, ctx, self._record, self._hangs
         )
         bound = self._server.server_address
         self.proxy_url = f"http://{bound[0]}:{bound[1]}"
         return self.proxy_url
+
+    def outlet_context(self, host: str) -> ssl.SSLContext | None:
+        """The TLS context serving ``host``: a leaf naming that outlet's hosts only."""
+        key = self.hosts.get(host.lower())
+        if key is None:
+            return None
+        with self._lock:
+            ctx = self._outlet_ctx.get(key)
+            if ctx is None:
+                ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                names = sorted(h for h, k in self.hosts.items() if k == key)
+                self.ca.issue_cert(*names).configure_cert(ctx)
+                self._outlet_ctx[key] = ctx
+            return ctx
+
+    def _pick_cert(self, sslobj: ssl.SSLObject, name: str | None, _ctx) -> None:
+        ctx = self.outlet_context(name) if name else None
+        if ctx is not None:
+            sslobj.context = ctx
 
     def stop(self) -> None:
         if self._server is not None:
