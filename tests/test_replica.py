@@ -519,3 +519,31 @@ def test_gallery_is_a_slideshow_with_exact_captions(fixed):
         captions = [s.xpath('.//div[@class="slide-caption"]/text()')[0].strip() for s in slides]
         assert credits == t.credits and captions == t.captions
         assert not fixed.outlets[key].is_article_url(t.url)
+
+
+def _leaf_names(r: Replica, sni: str | None) -> list[str]:
+    """The DNS names of the certificate the replica shows a client sending ``sni``."""
+    import socket
+
+    port = int(r.proxy_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"CONNECT www.theguardian.com:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 200")
+        ctx = ssl.create_default_context(cafile=r.ca_file())
+        ctx.check_hostname = sni is not None  # verified either way against the replica CA
+        with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+            return [v for k, v in tls.getpeercert()["subjectAltName"] if k == "DNS"]
+
+
+def test_each_outlet_gets_its_own_certificate_by_sni(fixed):
+    # Real sites show a certificate naming a few hosts; one naming every registry host made
+    # each client's hostname check walk ~80 names per handshake.
+    guardian = sorted(h for h, k in fixed.hosts.items() if k == "guardian")
+    assert sorted(_leaf_names(fixed, "www.theguardian.com")) == guardian
+    assert sorted(_leaf_names(fixed, "i.guim.co.uk")) == guardian  # the outlet's CDN host
+    assert len(guardian) < 10
+    # No SNI: the one certificate naming every host, as before.
+    assert sorted(_leaf_names(fixed, None)) == sorted(fixed.hosts)
+    # And a verifying client still gets its page through an outlet's certificate.
+    status, _h, _b = fetch(fixed, "https://www.theguardian.com/robots.txt")
+    assert status == 200

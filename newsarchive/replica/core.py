@@ -147,6 +147,13 @@ class Replica:
         self.proxy_url = f"http://{bound[0]}:{bound[1]}"
         return self.proxy_url
 
+    def tunnels(self) -> dict[str, dict[str, int]]:
+        """CONNECT tunnels with TLS up, per host: ``opened`` in all, ``open`` now, ``peak``."""
+        if self._server is None:
+            return {}
+        with self._server._tunnel_lock:
+            return {h: dict(t) for h, t in self._server.tunnels.items()}
+
     def outlet_context(self, host: str) -> ssl.SSLContext | None:
         """The TLS context serving ``host``: a leaf naming that outlet's hosts only."""
         key = self.hosts.get(host.lower())

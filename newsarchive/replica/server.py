@@ -187,7 +187,18 @@ class ProxyServer(socketserver.ThreadingTCPServer):
         self.is_registered = is_registered
         self.ssl_context = ssl_context
         self.record = record
+        # CONNECT tunnels per host: opened in all, open now, most open at once (for
+        # checks of a client's connection pooling)
+        self.tunnels: dict[str, dict[str, int]] = {}
+        self._tunnel_lock = threading.Lock()
         super().__init__(addr, _Conn)
+
+    def count_tunnel(self, host: str, step: int) -> None:
+        with self._tunnel_lock:
+            t = self.tunnels.setdefault(host, {"opened": 0, "open": 0, "peak": 0})
+            t["opened"] += max(step, 0)
+            t["open"] += step
+            t["peak"] = max(t["peak"], t["open"])
 
 
 def refusal(host: str) -> Response:
@@ -243,6 +254,7 @@ class _Conn(socketserver.BaseRequestHandler):
         wfile.flush()
         tls = self.server.ssl_context.wrap_socket(sock, server_side=True)
         rfile, wfile = tls.makefile("rb"), tls.makefile("wb")
+        self.server.count_tunnel(host, 1)
         try:
             self._serve(rfile, wfile, "https", host, first=None, sock=tls)
         finally:
@@ -258,6 +270,7 @@ class _Conn(socketserver.BaseRequestHandler):
             except (OSError, ssl.SSLError, ValueError):
                 pass
             tls.close()
+            self.server.count_tunnel(host, -1)
 
     def _serve(self, rfile, wfile, scheme: str, tunnel_host: str | None, first, sock) -> None:
         while True:
