@@ -1,44 +1,37 @@
-"""Scrapy's downloader with each download slot's concurrency enforced under asyncio.
+"""A downloader whose per-host slots hold their concurrency under the asyncio reactor.
 
-Scrapy 2.19's ``Downloader._process_queue`` hands every queued request to
-``_schedule_coro`` while ``slot.free_transfer_slots() > 0``; under the asyncio reactor
-that only creates a task, and the request joins ``slot.transferring`` when the task first
-runs, so one pass starts the whole queue. Page requests are still bounded by the engine
-(``CONCURRENT_REQUESTS``), but requisites come through ``engine.download_async``, which has
-no such bound: a burst of article pages put 45 transfers on one host whose slot allows 16
-(measured on the replica). Past ``CONCURRENT_REQUESTS_PER_DOMAIN`` (also the size of the
-HTTP/1.1 connection pool per host) each extra transfer opened a new connection, and TLS
-handshake, that the pool then dropped: 50 connections for 96 requests.
-
-Here a request joins ``slot.transferring`` when it is taken off the queue; Scrapy's
-``_download`` adds it again (a set: no change) and removes it when the download ends.
+Scrapy 2.19 counts a request in ``slot.transferring`` only once its download task first
+runs, while the loop that drains a slot's queue checks ``free_transfer_slots()`` as it goes:
+under asyncio that loop starts the whole queue in one pass. Pages are still bounded by
+``CONCURRENT_REQUESTS``, but page requisites arrive through ``engine.download_async``, which
+nothing else bounds: on the replica one host got 45 transfers on a slot of 16, and every
+transfer past the HTTP/1.1 pool's size per host opened (and then dropped) a new connection
+with its TLS handshake. Here a request counts as transferring as soon as it leaves the
+queue; Scrapy's own ``_download`` adds it again (a set) and removes it when it ends.
 """
 
 from __future__ import annotations
 
-from time import monotonic
+from collections import deque
 
 from scrapy.core.downloader import Downloader, Slot
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import _schedule_coro
+
+
+class _CountedQueue(deque):
+    """A slot's queue that marks each request it hands out as transferring."""
+
+    def __init__(self, slot: Slot) -> None:
+        super().__init__(slot.queue)
+        self.slot = slot
+
+    def popleft(self):
+        item = super().popleft()
+        self.slot.transferring.add(item[0])
+        return item
 
 
 class BoundedDownloader(Downloader):
     def _process_queue(self, slot: Slot) -> None:
-        if slot.latercall:
-            return
-        now = monotonic()
-        delay = slot.download_delay()
-        if delay:
-            penalty = delay - now + slot.lastseen
-            if penalty > 0:
-                slot.latercall = call_later(penalty, self._latercall, slot)
-                return
-        while slot.queue and slot.free_transfer_slots() > 0:
-            slot.lastseen = now
-            request, queue_dfd = slot.queue.popleft()
-            slot.transferring.add(request)  # the one change: counted before the task runs
-            _schedule_coro(self._wait_for_download(slot, request, queue_dfd))
-            if delay:
-                self._process_queue(slot)
-                break
+        if not isinstance(slot.queue, _CountedQueue):
+            slot.queue = _CountedQueue(slot)
+        super()._process_queue(slot)
