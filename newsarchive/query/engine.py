@@ -144,9 +144,14 @@ def _double(x: float) -> str:
 
 
 class Compiler:
-    def __init__(self, con: duckdb.DuckDBPyConnection, f: Facts | None = None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, f: Facts | None = None, docs: str = "true"
+    ) -> None:
         self.con = con
         self.facts = f if f is not None else facts(con)
+        # A condition on qi_docs ``d`` the final result applies anyway (scope, latest): a
+        # phrase checks its regex only on candidates that satisfy it.
+        self.docs = docs
         self.phrases: list[str] = []
         self.used: set[int] = set()
 
@@ -259,9 +264,13 @@ class Compiler:
                 node.field, "lower(coalesce(a.title, '') || ' \n ' || coalesce(a.text, ''))"
             )
             self.phrases.append(node.text)
+            check = f"regexp_matches({col}, {pat})"
+            loose = lit(phrase_regex(node.text, edges=False))
+            if loose != pat:  # most candidates fail the literal-led pattern, cheaply; CASE
+                check = f"CASE WHEN regexp_matches({col}, {loose}) THEN {check} ELSE false END"
             return (
                 f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
-                f"JOIN articles a ON a.id = d.article_id WHERE regexp_matches({col}, {pat})"
+                f"JOIN articles a ON a.id = d.article_id WHERE {self.docs} AND {check}"
             )
         if isinstance(node, Range):
             col = "d.fetched_at" if node.field == "fetched" else "d.ts"
@@ -380,14 +389,11 @@ def hits_sql(
     matching ``q`` within ``scope``, the tree, and the archive's facts."""
     f = facts(con)
     node = parse(q) if isinstance(q, str) else q
-    comp = Compiler(con, f)
+    where = scope_sql(scope) + ("" if all_versions else " AND d.latest")
+    comp = Compiler(con, f, where)
     comp.prefetch(node)
     body = comp.compile(node)
-    latest = "" if all_versions else " AND d.latest"
-    sql = (
-        f"SELECT {columns} FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid "
-        f"WHERE {scope_sql(scope)}{latest}"
-    )
+    sql = f"SELECT {columns} FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid WHERE {where}"
     return comp.with_postings(sql), node, f
 
 
