@@ -124,6 +124,8 @@ def _highlight_words(
 
 
 def _token_spans(text: str) -> list[tuple[int, int, str]]:
+    if not PY_CJK.search(text):  # the common case: no per-token script test
+        return [(m.start(), m.end(), m.group(0).lower()) for m in PY_WORD.finditer(text)]
     out = []
     for m in PY_WORD.finditer(text):
         w = m.group(0)
@@ -144,17 +146,20 @@ def snippet(
 
     stems, prefixes = words
     text = " ".join(text.split())
-    spans = _token_spans(text[:50000])
+    head = text[:50000]
+    spans = _token_spans(head)
     cjk_q = {w for w in stems if PY_CJK.search(w)}
     firsts = {w[:3] for w in stems}  # stem only words that could match
+    pre = tuple(prefixes)
+    cjk = PY_CJK.search(head) is not None
     hits = []
     for s, e, w in spans:
-        if PY_CJK.search(w):
+        if cjk and PY_CJK.search(w):
             if any(w in q for q in cjk_q):
                 hits.append((s, e))
         elif (
             w in stems
-            or any(w.startswith(p) for p in prefixes)
+            or (pre and w.startswith(pre))
             or (w[:3] in firsts and any(stem(lang, w) in stems for lang in langs))
         ):
             hits.append((s, e))
