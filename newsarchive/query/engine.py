@@ -392,6 +392,10 @@ def hits_sql(
     where = scope_sql(scope) + ("" if all_versions else " AND d.latest")
     comp = Compiler(con, f, where)
     comp.prefetch(node)
+    if isinstance(node, MatchAll):  # every doc in scope: no self-join of qi_docs
+        cols = columns.replace("m.docid", "d.docid")
+        sql = f"SELECT {cols} FROM qi_docs d, (SELECT 0.0 AS score) m WHERE {where}"
+        return sql, node, f
     body = comp.compile(node)
     sql = f"SELECT {columns} FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid WHERE {where}"
     return comp.with_postings(sql), node, f

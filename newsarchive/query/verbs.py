@@ -20,7 +20,7 @@ from newsarchive.query.engine import (
     matches_sql,
     scope_sql,
 )
-from newsarchive.query.parser import Phrase, Term, positive_terms
+from newsarchive.query.parser import MatchAll, Phrase, Term, positive_terms
 
 SNIPPET_MAX = 300
 BY = ("day", "week", "month", "outlet", "lang", "country")
@@ -204,14 +204,17 @@ def count(
     (so the same outlets), ``share`` = n / total. Latest versions only."""
     if by not in BY:
         raise QueryError(f"--by is one of {', '.join(BY)}")
-    sql, _ = matches_sql(con, q, scope)
     key = _bucket_key(con, by)
+    sql, node, _ = hits_sql(con, q, scope, columns=f"m.docid, {key} AS k")
+    # every article matches '*': its counts are the totals, no second pass
+    hit = "allb" if isinstance(node, MatchAll) else "m"
+    agg = "total" if hit == "allb" else "count(*)"
     rows = con.execute(
         f"""
         WITH m AS ({sql}),
         allb AS (SELECT {key} AS k, count(*) AS total FROM qi_docs d
                  WHERE d.latest AND {scope_sql(scope)} GROUP BY 1),
-        hit AS (SELECT {key} AS k, count(*) AS n FROM m JOIN qi_docs d ON d.docid = m.docid GROUP BY 1)
+        hit AS (SELECT k, {agg} AS n FROM {hit} GROUP BY ALL)
         SELECT allb.k, coalesce(hit.n, 0), allb.total FROM allb LEFT JOIN hit ON hit.k IS NOT DISTINCT FROM allb.k
         WHERE {"true" if normalize else "hit.n > 0"}
         ORDER BY {"allb.k" if by in ("day", "week", "month") else "2 DESC, 1"}
