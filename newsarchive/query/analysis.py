@@ -99,15 +99,18 @@ def surface_tokens(text: str) -> list[str]:
     return out
 
 
-def phrase_regex(text: str) -> str:
+def phrase_regex(text: str, edges: bool = True) -> str:
     """An RE2 pattern matching ``text``'s words in order on lower-cased text, any punctuation
-    or space between them; word edges are checked except next to CJK characters."""
+    or space between them; word edges are checked except next to CJK characters (and not at
+    all without ``edges``: a looser pattern starting with a literal, which RE2 finds fast)."""
     runs = PY_WORD.findall(text.lower())
     parts = []
     for r in runs:
         parts.append(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", r))
     sep = r"[^\p{L}\p{N}]+"
     body = sep.join(parts)
+    if not edges:
+        return body
     first_cjk = bool(runs and PY_CJK.match(runs[0][0]))
     last_cjk = bool(runs and PY_CJK.match(runs[-1][-1]))
     left = "" if first_cjk else r"(^|[^\p{L}\p{N}])"

@@ -10,6 +10,7 @@ against the article text with a regex (no positions are stored: the index stays 
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -33,6 +34,9 @@ from newsarchive.query.sqlmacros import bm25_expr
 
 MAX_PREFIX_TERMS = 200
 STATS = "SELECT count(*)::DOUBLE AS n, coalesce(avg(dl), 1)::DOUBLE AS avgdl FROM qi_docs"
+# The postings of every word of a query, with the document length, read once per query:
+# each word's subquery then filters this small set instead of scanning qi_post and qi_docs.
+POSTINGS_CTE = "qi_qp"
 
 
 class QueryError(ValueError):
@@ -87,20 +91,107 @@ def _ts(value: str, pos: int, end: bool) -> datetime:
         ) from None
 
 
+@dataclass
+class Facts:
+    """What every query needs to know about the archive, kept per connection while the
+    catalog signature (oid and row count of the index tables) stays the same: the index
+    tables are append-only between rebuilds, and a rebuild gives them new oids."""
+
+    signature: tuple
+    stories: bool
+    langs: list[str] = field(default_factory=list)
+    n: float = 0.0
+    avgdl: float = 1.0
+    termids: dict[str, list[int]] = field(default_factory=dict)
+    macros: bool = False
+
+
+_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SIGNATURE = (
+    "SELECT table_name, table_oid, estimated_size FROM duckdb_tables() "
+    "WHERE table_name IN ('qi_docs', 'qi_lex', 'qi_terms', 'qi_post_main', 'qi_post_tail', "
+    "'story_members') AND NOT temporary "
+    "UNION ALL SELECT view_name, view_oid, 0 FROM duckdb_views() "
+    "WHERE view_name IN ('story_members', 'qi_post') AND NOT temporary ORDER BY ALL"
+)
+
+
+def facts(con: duckdb.DuckDBPyConnection) -> Facts:
+    """The archive's facts for this connection: one cheap catalog read per query, the rest
+    (languages, collection statistics, term ids) re-read only after the index changed."""
+    sig = tuple(con.execute(_SIGNATURE).fetchall())
+    old = _FACTS.get(con)
+    if old is not None and old.signature == sig:
+        return old
+    names = {r[0] for r in sig}
+    if "qi_docs" not in names:
+        raise QueryError("no query index in this archive yet; run: newsarchive search --rebuild")
+    f = Facts(sig, "story_members" in names, macros=old.macros if old else False)
+    if not f.macros:
+        try:  # the tokenizer macros are stored by a writer, or temporary per connection
+            con.execute("SELECT qi_words('')").fetchall()
+        except duckdb.Error:
+            install_macros(con)
+        f.macros = True
+    f.langs = [r[0] for r in con.execute("SELECT DISTINCT lang FROM qi_lex").fetchall()]
+    f.n, f.avgdl = con.execute(STATS).fetchone()
+    _FACTS[con] = f
+    return f
+
+
+def _double(x: float) -> str:
+    return f"'{float(x)!r}'::DOUBLE"  # the exact double, not a DECIMAL literal
+
+
 class Compiler:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, f: Facts | None = None, docs: str = "true"
+    ) -> None:
         self.con = con
-        self._langs: list[str] | None = None
+        self.facts = f if f is not None else facts(con)
+        # A condition on qi_docs ``d`` the final result applies anyway (scope, latest): a
+        # phrase checks its regex only on candidates that satisfy it.
+        self.docs = docs
         self.phrases: list[str] = []
+        self.used: set[int] = set()
 
     def langs(self) -> list[str]:
-        if self._langs is None:
-            self._langs = [
-                r[0] for r in self.con.execute("SELECT DISTINCT lang FROM qi_lex").fetchall()
-            ]
-        return self._langs
+        return self.facts.langs
+
+    def prefetch(self, node: Node) -> None:
+        """Look up the term ids of every plain word of ``node`` in one statement."""
+        toks: set[str] = set()
+
+        def walk(n: Node) -> None:
+            if isinstance(n, Term) and n.field in (None, "title", "text") and not n.prefix:
+                toks.update(surface_tokens(n.text))
+            elif isinstance(n, Phrase) and n.field in (None, "title", "text"):
+                toks.update(surface_tokens(n.text))
+            for c in getattr(n, "children", ()) or ():
+                walk(c)
+            if isinstance(n, Not):
+                walk(n.child)
+
+        walk(node)
+        cache = self.facts.termids
+        want = {t: {t} | {stem(lang, t) for lang in self.langs()} for t in toks if t not in cache}
+        if not want:
+            return
+        terms = sorted(set().union(*want.values()))
+        ids = dict(
+            self.con.execute(
+                "SELECT term, termid FROM qi_terms WHERE term IN (SELECT unnest(?::VARCHAR[]))",
+                [terms],
+            ).fetchall()
+        )
+        if len(cache) > 100_000:
+            cache.clear()
+        for t, ts in want.items():
+            cache[t] = sorted(ids[x] for x in ts if x in ids)
 
     def termids(self, token: str, prefix: bool = False) -> list[int]:
+        if not prefix and token in self.facts.termids:
+            return self.facts.termids[token]
         if prefix:
             rows = self.con.execute(
                 "SELECT DISTINCT x.termid FROM qi_lex l JOIN qi_terms x ON x.term = l.term "
@@ -124,12 +215,24 @@ class Compiler:
         tf, ttf = {"title": ("0", "p.ttf"), "text": ("p.tf", "0")}.get(fld, ("p.tf", "p.ttf"))
         cond = {"title": " AND p.ttf > 0", "text": " AND p.tf > 0"}.get(fld, "")
         inl = ", ".join(map(str, ids))
-        score = bm25_expr(tf, ttf, "df.df", "st.n", "d.dl", "st.avgdl", TITLE_BOOST)
+        self.used.update(ids)
+        f = self.facts
+        score = bm25_expr(tf, ttf, "p.df", _double(f.n), "p.dl", _double(f.avgdl), TITLE_BOOST)
         return (
-            f"SELECT p.docid, sum({score}) AS score FROM qi_post p "
-            f"JOIN (SELECT termid, count(*) AS df FROM qi_post WHERE termid IN ({inl}) GROUP BY termid) df "
-            f"ON df.termid = p.termid JOIN qi_docs d ON d.docid = p.docid CROSS JOIN ({STATS}) st "
+            f"SELECT p.docid, sum({score}) AS score FROM {POSTINGS_CTE} p "
             f"WHERE p.termid IN ({inl}){cond} GROUP BY p.docid"
+        )
+
+    def with_postings(self, body: str) -> str:
+        """``body`` preceded by the CTE of the query's postings (df per term, dl per doc)."""
+        if not self.used:
+            return body
+        inl = ", ".join(map(str, sorted(self.used)))
+        return (
+            f"WITH {POSTINGS_CTE} AS MATERIALIZED (SELECT p.termid, p.docid, p.tf, p.ttf, d.dl, "
+            "count(*) OVER (PARTITION BY p.termid) AS df "
+            f"FROM qi_post p JOIN qi_docs d ON d.docid = p.docid WHERE p.termid IN ({inl})) "
+            f"{body}"
         )
 
     def compile(self, node: Node) -> str:
@@ -161,9 +264,13 @@ class Compiler:
                 node.field, "lower(coalesce(a.title, '') || ' \n ' || coalesce(a.text, ''))"
             )
             self.phrases.append(node.text)
+            check = f"regexp_matches({col}, {pat})"
+            loose = lit(phrase_regex(node.text, edges=False))
+            if loose != pat:  # most candidates fail the literal-led pattern, cheaply; CASE
+                check = f"CASE WHEN regexp_matches({col}, {loose}) THEN {check} ELSE false END"
             return (
                 f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
-                f"JOIN articles a ON a.id = d.article_id WHERE regexp_matches({col}, {pat})"
+                f"JOIN articles a ON a.id = d.article_id WHERE {self.docs} AND {check}"
             )
         if isinstance(node, Range):
             col = "d.fetched_at" if node.field == "fetched" else "d.ts"
@@ -227,7 +334,7 @@ class Compiler:
         if node.field == "url":
             return f"starts_with(url, {lit(v)})" if "://" in v else f"contains(url, {lit(v)})"
         if node.field == "story":
-            if not _has_table(self.con, "story_members"):
+            if not self.facts.stories:
                 raise QueryError(
                     "story: needs stories, which are not built in this archive yet "
                     "(no story_members table)"
@@ -266,30 +373,40 @@ def scope_sql(scope: Scope, alias: str = "d") -> str:
     return " AND ".join(cond) or "true"
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    row = con.execute(
-        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'qi_docs'), "
-        "(SELECT count(*) FROM duckdb_functions() WHERE function_name = 'qi_words')"
-    ).fetchone()
-    if not row[0]:
-        raise QueryError("no query index in this archive yet; run: newsarchive search --rebuild")
-    if not row[1]:
-        install_macros(con)
+def prepare(con: duckdb.DuckDBPyConnection) -> Facts:
+    """Check the index exists (and the tokenizer macros); the archive's facts."""
+    return facts(con)
+
+
+def hits_sql(
+    con: duckdb.DuckDBPyConnection,
+    q: str | Node,
+    scope: Scope,
+    all_versions: bool = False,
+    columns: str = "m.docid, m.score",
+) -> tuple[str, Node, Facts]:
+    """SQL yielding ``columns`` (of ``m`` the match and ``d`` its qi_docs row) of the docs
+    matching ``q`` within ``scope``, the tree, and the archive's facts."""
+    f = facts(con)
+    node = parse(q) if isinstance(q, str) else q
+    where = scope_sql(scope) + ("" if all_versions else " AND d.latest")
+    comp = Compiler(con, f, where)
+    comp.prefetch(node)
+    if isinstance(node, MatchAll):  # every doc in scope: no self-join of qi_docs
+        cols = columns.replace("m.docid", "d.docid")
+        sql = f"SELECT {cols} FROM qi_docs d, (SELECT 0.0 AS score) m WHERE {where}"
+        return sql, node, f
+    body = comp.compile(node)
+    sql = f"SELECT {columns} FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid WHERE {where}"
+    return comp.with_postings(sql), node, f
 
 
 def matches_sql(
     con: duckdb.DuckDBPyConnection, q: str | Node, scope: Scope, all_versions: bool = False
 ) -> tuple[str, Node]:
     """SQL yielding (docid, score) of the docs matching ``q`` within ``scope``, and the tree."""
-    prepare(con)
-    node = parse(q) if isinstance(q, str) else q
-    body = Compiler(con).compile(node)
-    latest = "" if all_versions else " AND d.latest"
-    return (
-        f"SELECT m.docid, m.score FROM ({body}) m JOIN qi_docs d ON d.docid = m.docid "
-        f"WHERE {scope_sql(scope)}{latest}",
-        node,
-    )
+    sql, node, _ = hits_sql(con, q, scope, all_versions)
+    return sql, node
 
 
 @dataclass

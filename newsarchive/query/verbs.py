@@ -15,11 +15,12 @@ from newsarchive.query.engine import (
     QueryError,
     Scope,
     SearchResult,
-    _has_table,
+    facts,
+    hits_sql,
     matches_sql,
     scope_sql,
 )
-from newsarchive.query.parser import Phrase, Term, positive_terms
+from newsarchive.query.parser import MatchAll, Phrase, Term, positive_terms
 
 SNIPPET_MAX = 300
 BY = ("day", "week", "month", "outlet", "lang", "country")
@@ -44,43 +45,45 @@ def search(
         raise QueryError("--limit must be at least 1 and --offset not negative")
     if collapse not in (None, "story"):
         raise QueryError("--collapse takes: story")
-    sql, node = matches_sql(con, q, scope, all_versions)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE qi_hits AS {sql}")
-    stories = _has_table(con, "story_members")
+    sql, node, f = hits_sql(
+        con, q, scope, all_versions, columns="m.docid, m.score, d.article_id, d.ts"
+    )
     if collapse == "story":
-        if not stories:
+        if not f.stories:
             raise QueryError(
                 "--collapse story needs stories, which are not built in this archive yet "
                 "(no story_members table)"
             )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE qi_hits AS SELECT h.* FROM qi_hits h "
-            "JOIN qi_docs d ON d.docid = h.docid "
-            "LEFT JOIN story_members s ON s.article_id = d.article_id "
-            "QUALIFY row_number() OVER (PARTITION BY coalesce(s.story_id, d.article_id) "
-            "ORDER BY h.score DESC, d.ts DESC) = 1"
+        sql = (
+            f"SELECT h.* FROM ({sql}) h "
+            "LEFT JOIN story_members s ON s.article_id = h.article_id "
+            "QUALIFY row_number() OVER (PARTITION BY coalesce(s.story_id, h.article_id) "
+            "ORDER BY h.score DESC, h.ts DESC) = 1"
         )
-    total = con.execute("SELECT count(*) FROM qi_hits").fetchone()[0]
-    order = (
-        "h.score DESC, d.ts DESC" if sort == "relevance" else "d.ts DESC NULLS LAST, h.score DESC"
-    )
-    if stories:
+    order = "score DESC, ts DESC" if sort == "relevance" else "ts DESC NULLS LAST, score DESC"
+    if f.stories:
         story_join = "(SELECT min(s.story_id) FROM story_members s WHERE s.article_id = a.id)"
     else:
         story_join = "NULL"
+    # One statement: the total rides along on every row of the page (a window over all hits).
     rows = con.execute(
         f"""
         WITH top AS (
-            SELECT h.docid, h.score, d.article_id, d.ts FROM qi_hits h
-            JOIN qi_docs d ON d.docid = h.docid ORDER BY {order}, h.docid LIMIT {int(limit)} OFFSET {int(offset)})
+            SELECT h.docid, h.score, h.article_id, h.ts, count(*) OVER () AS total
+            FROM ({sql}) h ORDER BY {order}, h.docid LIMIT {int(limit)} OFFSET {int(offset)})
         SELECT a.id, a.capture_id, a.url, a.outlet, a.title, a.published, c.fetched_at,
-               a.text, top.score, c.warc_filename, c.warc_offset, c.warc_length, {story_join}
+               a.text, top.score, c.warc_filename, c.warc_offset, c.warc_length, {story_join},
+               top.total
         FROM top JOIN articles a ON a.id = top.article_id
         LEFT JOIN captures c ON c.id = a.capture_id
-        ORDER BY {order.replace("h.score", "top.score").replace("d.ts", "top.ts")}, top.docid
+        ORDER BY {order.replace("score", "top.score").replace("ts ", "top.ts ")}, top.docid
         """
     ).fetchall()
-    stems, prefixes, langs = _highlight_words(con, node)
+    if rows:
+        total = rows[0][13]
+    else:  # an empty page: either no hits or past the last one
+        total = 0 if offset == 0 else con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+    stems, prefixes, langs = _highlight_words(con, node, f.langs)
     words = (stems, prefixes)
     hits = []
     for r in rows:
@@ -97,12 +100,13 @@ def search(
 
 
 def _highlight_words(
-    con: duckdb.DuckDBPyConnection, node
+    con: duckdb.DuckDBPyConnection, node, langs: list[str] | None = None
 ) -> tuple[set[str], list[str], tuple[str, ...]]:
     """(stems of the query's positive words, prefixes, languages) for snippet marking."""
-    from newsarchive.query.engine import Compiler
+    from newsarchive.query.analysis import stem
 
-    comp = Compiler(con)
+    if langs is None:
+        langs = facts(con).langs
     stems: set[str] = set()
     prefixes: list[str] = []
     for t in positive_terms(node):
@@ -112,16 +116,16 @@ def _highlight_words(
             continue
         for tok in toks:
             stems.add(tok)
-            for lang in comp.langs():
-                from newsarchive.query.analysis import stem
-
+            for lang in langs:
                 stems.add(stem(lang, tok))
         if isinstance(t, Phrase):
             stems.update(toks)
-    return stems, prefixes, tuple(comp.langs())
+    return stems, prefixes, tuple(langs)
 
 
 def _token_spans(text: str) -> list[tuple[int, int, str]]:
+    if not PY_CJK.search(text):  # the common case: no per-token script test
+        return [(m.start(), m.end(), m.group(0).lower()) for m in PY_WORD.finditer(text)]
     out = []
     for m in PY_WORD.finditer(text):
         w = m.group(0)
@@ -142,17 +146,20 @@ def snippet(
 
     stems, prefixes = words
     text = " ".join(text.split())
-    spans = _token_spans(text[:50000])
+    head = text[:50000]
+    spans = _token_spans(head)
     cjk_q = {w for w in stems if PY_CJK.search(w)}
     firsts = {w[:3] for w in stems}  # stem only words that could match
+    pre = tuple(prefixes)
+    cjk = PY_CJK.search(head) is not None
     hits = []
     for s, e, w in spans:
-        if PY_CJK.search(w):
+        if cjk and PY_CJK.search(w):
             if any(w in q for q in cjk_q):
                 hits.append((s, e))
         elif (
             w in stems
-            or any(w.startswith(p) for p in prefixes)
+            or (pre and w.startswith(pre))
             or (w[:3] in firsts and any(stem(lang, w) in stems for lang in langs))
         ):
             hits.append((s, e))
@@ -197,14 +204,17 @@ def count(
     (so the same outlets), ``share`` = n / total. Latest versions only."""
     if by not in BY:
         raise QueryError(f"--by is one of {', '.join(BY)}")
-    sql, _ = matches_sql(con, q, scope)
     key = _bucket_key(con, by)
+    sql, node, _ = hits_sql(con, q, scope, columns=f"m.docid, {key} AS k")
+    # every article matches '*': its counts are the totals, no second pass
+    hit = "allb" if isinstance(node, MatchAll) else "m"
+    agg = "total" if hit == "allb" else "count(*)"
     rows = con.execute(
         f"""
         WITH m AS ({sql}),
         allb AS (SELECT {key} AS k, count(*) AS total FROM qi_docs d
                  WHERE d.latest AND {scope_sql(scope)} GROUP BY 1),
-        hit AS (SELECT {key} AS k, count(*) AS n FROM m JOIN qi_docs d ON d.docid = m.docid GROUP BY 1)
+        hit AS (SELECT k, {agg} AS n FROM {hit} GROUP BY ALL)
         SELECT allb.k, coalesce(hit.n, 0), allb.total FROM allb LEFT JOIN hit ON hit.k IS NOT DISTINCT FROM allb.k
         WHERE {"true" if normalize else "hit.n > 0"}
         ORDER BY {"allb.k" if by in ("day", "week", "month") else "2 DESC, 1"}
