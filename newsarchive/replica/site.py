@@ -329,6 +329,8 @@ class Site:
         story = self.stories.get(num)
         if story is not None:  # same-story text across outlets, with ground truth
             paragraphs = story.text.split("\n")
+            if rev:  # an outlet that updates its copy adds a paragraph to it
+                paragraphs.append(gen.paragraph(rnd, used))
             subheads, bullets = [], []
             figures = figures[:1]
         return ArticleTruth(
