@@ -206,6 +206,9 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     )
     assert browser.evaluate("document.querySelectorAll('#text p').length") >= 2
     assert browser.evaluate("document.querySelectorAll('#provenance tr').length") >= 10
+    prov = browser.evaluate("document.querySelector('#provenance').textContent")
+    assert "clean text from: trafilatura" in prov or "clean text from: articleBody" in prov, prov
+    assert "page: ?" not in prov, prov  # the title and date sources are named
     assert browser.evaluate("document.querySelectorAll('#versions li.version').length") >= 1
     browser.screenshot(ARTIFACTS / "article.png")
 

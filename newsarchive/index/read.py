@@ -15,11 +15,9 @@ from typing import Any
 
 import duckdb
 
+# a.*: every article column the archive has (provenance columns came with schema 2)
 _ARTICLE_COLS = (
-    "a.id, a.capture_id, a.outlet, a.url, a.canonical_url, a.title, a.subtitle, a.authors, "
-    "a.published, a.modified, a.section, a.tags, a.language, a.text, a.word_count, "
-    "a.is_article, a.page_type, a.paywalled, a.captions, a.extractor_version, a.indexed_at, "
-    "c.fetched_at, c.status, c.mime, c.payload_digest, c.record_type, c.warc_filename, "
+    "a.*, c.fetched_at, c.status, c.mime, c.payload_digest, c.record_type, c.warc_filename, "
     "c.warc_offset, c.warc_length, c.discovered_via"
 )
 
