@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -246,14 +247,19 @@ def test_search_article_story_replay_in_chromium(archive, server, browser):
     assert browser.evaluate("document.querySelectorAll('.diff ins, .diff del').length") >= 1
     browser.screenshot(ARTIFACTS / "story.png")
 
-    # replay opens on its own port, never the app's
-    if replay:
-        assert not replay.startswith(server + "/")
-        browser.navigate(replay)
-        assert browser.evaluate("document.images.length >= 0")
-        browser.screenshot(ARTIFACTS / "replay.png")
-    else:
-        assert "replay" in replay_missing
+    # replay opens on its own port, never the app's, and shows the page with its images
+    require(bool(replay), f"pywb beside serve ({replay_missing})", "make pywb")
+    assert not replay.startswith(server + "/")
+    page = re.sub(r"/(\d{14})(?:mp_)?/", r"/\1mp_/", replay, count=1)  # unframed
+    browser.navigate(page)
+    browser.evaluate(
+        "new Promise(r => { const imgs = [...document.images];"
+        " Promise.all(imgs.map(i => i.complete ? 1 : new Promise(d => {"
+        " i.onload = i.onerror = d; }))).then(r); })"
+    )
+    loaded = browser.evaluate("[...document.images].filter(i => i.naturalWidth > 0).length")
+    assert loaded >= 1, browser.evaluate("[...document.images].map(i => i.src)")
+    browser.screenshot(ARTIFACTS / "replay.png")
 
 
 def test_health_page_in_chromium(archive, server, browser):
