@@ -331,3 +331,66 @@ def test_real_texts_and_crude_rewrites_of_them(corpus_dir: Path) -> None:
         if o["story_id"]:
             stories.setdefault(o["story_id"], set()).add(o["id"][:-1])
     assert all(len(origins) == 1 for origins in stories.values())  # no unrelated merges
+
+
+def test_cjk_texts_are_read_as_character_pairs() -> None:
+    """Chinese and Japanese are written without spaces: a whole clause used to be one
+    'word', so an edited copy shared no shingle with its source. Character pairs and the
+    full-width sentence ends give them the same footing as spaced scripts."""
+    from newsarchive.stories.detector import compare
+    from newsarchive.stories.features import sentences, words
+
+    assert words("北京大学生") == ["北京", "京大", "大学", "学生"]
+    assert words("東京タワー is 333 m") == ["東京", "京タ", "タワ", "ワー", "is", "333", "m"]
+    assert words("Hello world's end") == ["Hello", "world's", "end"]  # spaced scripts as before
+    assert sentences("今天下雨了。明天会晴天！他说") == ["今天下雨了。", "明天会晴天！", "他说"]
+
+    source = (
+        "市政府周三宣布，新的港口大桥将在明年三月开工建设。"
+        "这座大桥全长八百米，预计耗资十二亿元，建成后将连接东西两岸的工业区。"
+        "负责该项目的工程师表示，施工期间渡轮服务将照常运行。"
+        "当地居民对这一计划看法不一，一些人担心噪音问题，另一些人则期待交通改善。"
+        "市议会将在下个月举行听证会，听取公众意见。"
+    )
+    other = (
+        "气象部门周五发布预报，本周末北部山区将迎来今年第一场大雪。"
+        "滑雪场经营者对此表示欢迎，并计划提前开放部分雪道。"
+        "交通部门提醒司机注意路面结冰，山区公路可能临时封闭。"
+        "专家指出，今年冬季气温整体偏低，降雪量可能高于往年平均水平。"
+    )
+    a = featurize(source)
+    assert a is not None and len(a.sent_offsets) - 1 == 5
+    copy = featurize(source.replace("市议会将在下个月举行听证会，听取公众意见。", ""))
+    assert compare(a, copy).relation in ("duplicate", "syndicated")
+    unrelated = featurize(other)
+    assert unrelated is not None and compare(a, unrelated).relation is None
+
+
+def test_real_cjk_articles_and_their_copies(corpus_dir: Path) -> None:
+    """Real Chinese, Japanese and Korean bodies (the shared corpus): each is sketched, an
+    edited copy (a paragraph dropped, a line added) joins its source, and no two different
+    articles are joined."""
+    from newsarchive.stories.assign import assign_lines
+
+    bodies = []
+    for country in ("cn", "jp", "kr"):
+        for gold in sorted((corpus_dir.parent / "fundus-intl" / country).glob("*/gold.json")):
+            for d in json.loads(gold.read_text()):
+                paras = [p for p in d.get("paragraphs") or [] if p.strip()]
+                if len(paras) >= 3:
+                    bodies.append(paras)
+    if len(bodies) < 5:
+        pytest.skip("too few CJK articles in the corpus")
+    lines = []
+    for i, paras in enumerate(bodies):
+        edited = ["（本社综合报道）", *paras[:-1]]
+        for suffix, body, day in (("o", paras, 1), ("c", edited, 2)):
+            text = "\n".join(body)
+            lines.append(
+                json.dumps({"id": f"{i}{suffix}", "text": text, "published": f"2026-01-0{day}"})
+            )
+    out = {o["id"]: o for o in assign_lines(lines, lambda n, m: None)}
+    for i in range(len(bodies)):
+        assert out[f"{i}o"]["story_id"] is not None, f"article {i} was not sketched"
+        assert out[f"{i}c"]["story_id"] == out[f"{i}o"]["story_id"], f"copy {i} not joined"
+    assert len({out[f"{i}o"]["story_id"] for i in range(len(bodies))}) == len(bodies)

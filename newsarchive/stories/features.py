@@ -32,8 +32,11 @@ def _coefficients(n: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
 _A, _B = _coefficients(PERMS, 1)
 _AA, _AB = _coefficients(ANCHOR_PERMS, 2)
 
-_WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*", re.UNICODE)
-_SENT = re.compile(r"(?<=[.!?…])[”\"’']?\s+|\n+")
+# Han, kana and the CJK compatibility ideographs: scripts written without spaces, read as
+# overlapping character pairs. Hangul is spaced, so it stays with the other word scripts.
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:[’'][^\W_{_CJK}]+)*)", re.UNICODE)
+_SENT = re.compile(r"(?<=[.!?…])[”\"’']?\s+|(?<=[。！？])[」』”）]?\s*|\n+")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[”\"]")
 _DIGITS = re.compile(r"\d+")
 
@@ -71,7 +74,17 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    """Words, with every CJK run read as its overlapping character pairs (a lone CJK
+    character is one word): 北京大学 -> 北京, 京大, 大学."""
+    out: list[str] = []
+    for cjk, word in _RUN.findall(text):
+        if word:
+            out.append(word)
+        elif len(cjk) == 1:
+            out.append(cjk)
+        else:
+            out.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+    return out
 
 
 def sentences(text: str) -> list[str]:
@@ -189,7 +202,7 @@ def featurize(text: str, title: str | None = None) -> Features | None:
     sent_tokens: list[int] = []
     offsets: list[int] = [0]
     for sent in sentences(text):
-        sw = _WORD.findall(sent)
+        sw = words(sent)
         local: list[str] = []
         for i, w in enumerate(sw):
             lw = w.lower()
@@ -215,9 +228,7 @@ def featurize(text: str, title: str | None = None) -> Features | None:
     if len(word_hashes) < MIN_WORDS:
         return None
     sh = shingle_hashes(np.asarray(word_hashes, dtype=np.uint32))
-    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in _WORD.findall(q)} - {
-        0
-    }
+    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in words(q)} - {0}
     anchor_h = {h32(a) for a in anchors}
     anchor_set = anchor_h | {h32(p) for p in pairs}
     ah = np.fromiter(anchor_set, dtype=np.uint32, count=len(anchor_set))
