@@ -182,3 +182,47 @@ def test_outlet_by_host_names_the_outlet_outlet_for_url_names():
         want = outlet_for_url(url, outlets)
         assert by_host.outlet(url) is want, url
         assert by_host.key(url) == (want.key if want else None)
+
+
+def test_compressed_payload_goes_in_stored_blocks_and_the_record_is_unchanged():
+    import gzip
+    import io
+    import zlib
+    from datetime import UTC, datetime
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    from newsarchive.warc.records import build_http_record, compressed_payload
+
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    page = b"".join(
+        b"<p>paragraph %d of a page that compresses well</p>\n" % i for i in range(4000)
+    )
+    payload = gzip.compress(page)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(payload)
+    )
+    extra = {"WARC-Record-ID": "<urn:uuid:00000000-0000-0000-0000-000000000001>"}
+    plain = build_http_record("response", "https://x.test/a", now, head, payload, extra)
+    stored = build_http_record(
+        "response", "https://x.test/a", now, head, payload, extra, compressed=True
+    )
+    assert gzip.decompress(stored.member) == gzip.decompress(plain.member)
+    assert stored.payload_digest == plain.payload_digest
+    inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    inflater.decompress(stored.member)
+    assert inflater.eof and not inflater.unused_data  # one gzip member, nothing after it
+    read = []
+    for rec in ArchiveIterator(io.BytesIO(stored.member)):  # a record is read while current
+        read.append((rec.http_headers.get_header("Content-Encoding"), rec.content_stream().read()))
+    assert read == [("gzip", page)]
+    # a compressible payload marked compressed is still one valid member (just larger)
+    odd = build_http_record("response", "https://x.test/b", now, head, page, extra, True)
+    assert gzip.decompress(odd.member).endswith(page + b"\r\n\r\n")
+
+    assert compressed_payload([(b"Content-Encoding", b"gzip")])
+    assert compressed_payload([(b"content-type", b"image/jpeg; q=1")])
+    assert compressed_payload([(b"Content-Type", b"video/mp4")])
+    assert not compressed_payload([(b"Content-Encoding", b"identity")])
+    assert not compressed_payload([(b"Content-Type", b"text/html; charset=utf-8")])

@@ -37,6 +37,7 @@ from newsarchive.warc.records import (
     build_fields_record,
     build_http_record,
     build_revisit,
+    compressed_payload,
     inflates_past,
     request_head,
     response_head,
@@ -478,7 +479,9 @@ class WarcWriter:
             )
             rec_type = "revisit"
         else:
-            main = build_http_record("response", url, now, head, body, extra)
+            main = build_http_record(
+                "response", url, now, head, body, extra, compressed=compressed_payload(headers)
+            )
             rec_type = "response"
             prior = None
 
