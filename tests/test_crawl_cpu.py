@@ -209,6 +209,8 @@ def test_compressed_payload_goes_in_stored_blocks_and_the_record_is_unchanged():
         "response", "https://x.test/a", now, head, payload, extra, compressed=True
     )
     assert gzip.decompress(stored.member) == gzip.decompress(plain.member)
+    # stored blocks carry the payload verbatim; deflating it again re-codes it
+    assert payload[:1000] in stored.member and payload[:1000] not in plain.member
     assert stored.payload_digest == plain.payload_digest
     inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
     inflater.decompress(stored.member)
