@@ -66,7 +66,10 @@ class Outlet:
         return self._compiled[name]
 
     def owns(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
+        return self.owns_host((urlsplit(url).hostname or "").lower())
+
+    def owns_host(self, host: str) -> bool:
+        """Whether a (lower-case) host name is one of this outlet's: all :meth:`owns` asks."""
         return any(
             host == d
             or host.endswith("." + d.removeprefix("www."))
@@ -210,6 +213,29 @@ def load_outlets(path: str | os.PathLike | None = None) -> dict[str, Outlet]:
     """Load and validate the registry (default: ``seeds/outlets.toml`` or $NEWSARCHIVE_REGISTRY)."""
     p = Path(path) if path else registry_path()
     return _load_cached(str(p), p.stat().st_mtime)
+
+
+class OutletByHost:
+    """The outlet owning a URL (first in registry order, like :func:`outlet_for_url`),
+    remembered per host: ownership depends on the host alone, and a crawl asks for every
+    response while it meets a handful of hosts."""
+
+    def __init__(self, outlets: dict[str, Outlet]) -> None:
+        self.outlets = outlets
+        self._keys: dict[str, str | None] = {}
+
+    def key(self, url: str) -> str | None:
+        host = (urlsplit(url).hostname or "").lower()
+        try:
+            return self._keys[host]
+        except KeyError:
+            key = next((k for k, o in self.outlets.items() if o.owns_host(host)), None)
+            self._keys[host] = key
+            return key
+
+    def outlet(self, url: str) -> Outlet | None:
+        key = self.key(url)
+        return None if key is None else self.outlets[key]
 
 
 def outlet_for_url(url: str, outlets: dict[str, Outlet] | None = None) -> Outlet | None:

@@ -32,7 +32,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from newsarchive.classify import page_kind
-from newsarchive.registry import Outlet, load_outlets
+from newsarchive.registry import Outlet, OutletByHost, load_outlets
 from newsarchive.urls import canonicalize_url, primary_host_map
 
 logger = logging.getLogger(__name__)
@@ -64,13 +64,40 @@ def parse_kinds(value: str | None) -> tuple[str, ...]:
     return kinds
 
 
-def _attrs(raw: bytes) -> dict[str, str]:
-    out = {}
+def _attrs(raw: bytes, wanted: frozenset[bytes]) -> dict[str, str]:
+    """The ``wanted`` attributes of a tag (lower-case names), first occurrence of each.
+
+    Every attribute is still matched, so that a quoted value never passes for a name; only
+    the wanted ones are decoded and unescaped (most of a page's tags carry many others).
+    """
+    out: dict[str, str] = {}
     for m in _ATTR.finditer(raw):
-        name = m.group(1).decode("ascii", "replace").lower()
-        value = next(g for g in m.groups()[1:] if g is not None)
-        out.setdefault(name, html.unescape(value.decode("utf-8", "replace")).strip())
+        name = m.group(1).lower()
+        if name not in wanted:
+            continue
+        key = name.decode("ascii")
+        if key in out:
+            continue
+        dq, sq, bare = m.group(2, 3, 4)
+        value = (dq if dq is not None else sq if sq is not None else bare).decode(
+            "utf-8", "replace"
+        )
+        out[key] = (html.unescape(value) if "&" in value else value).strip()
     return out
+
+
+# Per tag, the attributes find_requisites reads (names as bytes, lower case).
+_WANTED = {
+    b"img": frozenset((b"src", b"srcset")),
+    b"source": frozenset((b"srcset",)),
+    b"meta": frozenset((b"property", b"name", b"content")),
+    b"link": frozenset((b"rel", b"href")),
+    b"script": frozenset((b"src",)),
+}
+# A word the raw tag must hold to matter (unless it has entities): see find_requisites.
+_NEEDS = {b"meta": b"og:image", b"link": b"stylesheet"}
+# The tags each kind needs: tags no asked-for kind needs are skipped before any parsing.
+_TAGS_OF = {"images": (b"img", b"source", b"meta"), "css": (b"link",), "scripts": (b"script",)}
 
 
 def widest_candidate(srcset: str) -> str | None:
@@ -92,9 +119,17 @@ def find_requisites(body: bytes, page_url: str, kinds: tuple[str, ...]) -> list[
     """``(url, kind)`` of every requisite of a page, absolute, in page order, unique."""
     base = page_url
     found: list[tuple[str, str]] = []
+    tags = {t for kind in kinds for t in _TAGS_OF.get(kind, ())}
     for m in _TAG.finditer(body, 0, SCAN_LIMIT):
         tag = m.group(1).lower()
-        a = _attrs(m.group(2))
+        if tag not in tags:
+            continue
+        raw = m.group(2)
+        # Most <meta> and <link> tags are neither og:image nor a stylesheet; without an
+        # entity ("&") their words appear as such in the raw tag, so skip them unparsed.
+        if tag in _NEEDS and b"&" not in raw and _NEEDS[tag] not in raw.lower():
+            continue
+        a = _attrs(raw, _WANTED[tag])
         if tag in (b"img", b"source") and "images" in kinds:
             if tag == b"img" and a.get("src"):
                 found.append((a["src"], "images"))
@@ -110,8 +145,11 @@ def find_requisites(body: bytes, page_url: str, kinds: tuple[str, ...]) -> list[
                 found.append((a["href"], "css"))
         elif tag == b"script" and "scripts" in kinds and a.get("src"):
             found.append((a["src"], "scripts"))
-    out, seen = [], set()
+    out, seen, seen_raw = [], set(), set()
     for raw, kind in found:
+        if raw in seen_raw:  # the same reference again (og:image and <img>, srcset and src)
+            continue
+        seen_raw.add(raw)
         url = urljoin(base, raw).split("#", 1)[0]
         if urlsplit(url).scheme not in ("http", "https") or url in seen:
             continue
@@ -130,6 +168,7 @@ class RequisitesMiddleware:
         self.max_per_page = max_per_page
         self.seen: set[str] = set()
         self.outlets: dict[str, Outlet] = load_outlets()
+        self._by_host = OutletByHost(self.outlets)
         self.hosts = primary_host_map({k: o.domains for k, o in self.outlets.items()})
         self.pending: set = set()
 
@@ -145,7 +184,7 @@ class RequisitesMiddleware:
         return cls(crawler, kinds, s.getint("NEWSARCHIVE_REQUISITES_MAX_PER_PAGE", 40))
 
     def _outlet(self, url: str) -> Outlet | None:
-        return next((o for o in self.outlets.values() if o.owns(url)), None)
+        return self._by_host.outlet(url)
 
     def _allowed(self, outlet: Outlet, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()

@@ -35,6 +35,11 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 starts, per crawler, an HTTP server that runs Python code sent to it (its token
+# in a job file under ~/.local/state/scrapy, left behind when a crawl is killed). Off like
+# the telnet console; `newsarchive crawl` also drops it from the base extensions
+# (newsarchive.crawl.crawl_settings), which spares importing aiohttp at start-up.
+REMOTE_CONTROL_ENABLED = False
 HTTPERROR_ALLOW_ALL = True  # error pages are archived and recorded, not dropped silently
 REFERER_ENABLED = True
 LOG_LEVEL = "INFO"

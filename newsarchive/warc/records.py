@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import itertools
+import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,11 +154,83 @@ def _writer(out, gzip: bool) -> WARCWriter:
     return w
 
 
-def _member(writer_record) -> bytes:
+def _member(writer_record, stored: bytes | None = None) -> bytes:
+    """The record as one gzip member. ``stored``: the record's payload, already compressed
+    (see :func:`compressed_payload`), which goes into the member as stored deflate blocks."""
     buf = io.BytesIO()
     _writer(buf, gzip=False).write_record(writer_record)
+    data = buf.getvalue()
+    if stored is not None and len(stored) >= STORE_MIN:
+        end = len(data) - len(_RECORD_END)
+        start = end - len(stored)
+        view = memoryview(data)
+        if start > 0 and view[start:end] == stored and view[end:] == _RECORD_END:
+            return _member_stored(view, start, end)
     packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return packer.compress(buf.getvalue()) + packer.flush()
+    return packer.compress(data) + packer.flush()
+
+
+# Deflating what is compressed already (gzip/br bodies, JPEG, PNG, WOFF2...) costs ~20 ms per
+# MB at level 6 and saves ~0.3%. Such a payload is kept in stored blocks (~0.1 ms per MB),
+# between the headers deflated as usual: one gzip member per record as before, every reader
+# inflates it alike (a raw deflate stream may switch compressors at a full flush, as pigz
+# does), and the record inside is byte for byte the same.
+STORE_MIN = 1024
+_RECORD_END = b"\r\n\r\n"
+# gzip header as zlib writes it at level 6: no name, mtime 0, XFL 0, OS 3 (Unix)
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+_COMPRESSED_CODINGS = {"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"}
+_COMPRESSED_TYPES = {
+    "image/jpeg",
+    "image/jpg",
+    "image/pjpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heic",
+    "font/woff",
+    "font/woff2",
+    "application/font-woff",
+    "application/font-woff2",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/zstd",
+    "application/x-7z-compressed",
+}
+
+
+def compressed_payload(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response's payload (as sent: before any decoding) is compressed already,
+    by its Content-Encoding or its media type (images, fonts, archives, audio, video)."""
+    for name, value in headers:
+        low = name.lower()
+        if low == b"content-encoding":
+            codings = value.decode("latin-1").lower().replace(",", " ").split()
+            if any(c in _COMPRESSED_CODINGS for c in codings):
+                return True
+        elif low == b"content-type":
+            mime = value.decode("latin-1").split(";")[0].strip().lower()
+            if mime in _COMPRESSED_TYPES or mime.startswith(("video/", "audio/")):
+                return True
+    return False
+
+
+def _member_stored(data: memoryview, start: int, end: int) -> bytes:
+    head = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc = zlib.crc32(data)
+    return b"".join(
+        (
+            _GZIP_HEADER,
+            head.compress(data[:start]),
+            head.flush(zlib.Z_FULL_FLUSH),
+            body.compress(data[start:]),
+            body.flush(),
+            struct.pack("<II", crc, len(data) & 0xFFFFFFFF),
+        )
+    )
 
 
 def _builder() -> WARCWriter:
@@ -180,8 +253,10 @@ def build_http_record(
     head: bytes,
     payload: bytes,
     extra: dict[str, str] | None = None,
+    compressed: bool = False,
 ) -> Built:
-    """A response or request record; digests computed on the given (de-chunked) bytes."""
+    """A response or request record; digests computed on the given (de-chunked) bytes.
+    ``compressed``: the payload is compressed already (:func:`compressed_payload`)."""
     b = _builder()
     headers = {"WARC-Date": warc_date(date), **(extra or {})}
     rec = b.create_warc_record(
@@ -194,7 +269,7 @@ def build_http_record(
     )
     rid = rec.rec_headers.get_header("WARC-Record-ID")
     digest = rec.rec_headers.get_header("WARC-Payload-Digest")
-    return Built(_member(rec), rid, digest)
+    return Built(_member(rec, payload if compressed else None), rid, digest)
 
 
 def build_revisit(

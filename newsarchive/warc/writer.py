@@ -37,6 +37,7 @@ from newsarchive.warc.records import (
     build_fields_record,
     build_http_record,
     build_revisit,
+    compressed_payload,
     inflates_past,
     request_head,
     response_head,
@@ -177,6 +178,7 @@ class WarcWriter:
         self.files: RotatingWarcFiles | None = None
         self.outlets_label = ""
         self._registry = None
+        self._by_host = None
         self._hosts: dict[str, str] | None = None
         self._failed = False
         self.threaded = s.getbool("NEWSARCHIVE_WARC_THREAD", DEFAULTS["NEWSARCHIVE_WARC_THREAD"])
@@ -406,17 +408,15 @@ class WarcWriter:
     def _outlet(self, url: str) -> str | None:
         if self._registry is None:
             try:
-                from newsarchive.registry import load_outlets
+                from newsarchive.registry import OutletByHost, load_outlets
 
                 self._registry = load_outlets()
+                self._by_host = OutletByHost(self._registry)
             except Exception as exc:  # noqa: BLE001 - no registry means no outlet names
                 logger.warning("registry unavailable for WARC outlet names: %s", exc)
                 self._registry = {}
             self._hosts = primary_host_map({k: o.domains for k, o in self._registry.items()})
-        for key, outlet in self._registry.items():
-            if outlet.owns(url):
-                return key
-        return None
+        return self._by_host.key(url) if self._by_host is not None else None
 
     def _refused_body(self, response, request, headers: list[tuple[bytes, bytes]]) -> bool:
         """A content-encoded body that inflates past the crawl's decompression bound (the
@@ -479,7 +479,9 @@ class WarcWriter:
             )
             rec_type = "revisit"
         else:
-            main = build_http_record("response", url, now, head, body, extra)
+            main = build_http_record(
+                "response", url, now, head, body, extra, compressed=compressed_payload(headers)
+            )
             rec_type = "response"
             prior = None
 
