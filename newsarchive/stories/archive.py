@@ -109,16 +109,7 @@ def assign_pending(
     con.execute("BEGIN TRANSACTION")
     try:
         touched = _forget_deleted(con)
-        rows = con.execute(
-            """
-            SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
-                   coalesce(a.canonical_url, a.url) AS url_key,
-                   coalesce(a.is_article, false) AS ok, a.subtitle
-            FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
-            WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)
-            ORDER BY coalesce(c.fetched_at, pub), a.id
-            """
-        ).fetchall()
+        rows = _pending(con)
         started = time.perf_counter()
         new_ids = _sketch(con, rows) if rows else []
         edges = _edges(con, new_ids, thresholds, window_days) if new_ids else 0
@@ -135,6 +126,33 @@ def assign_pending(
             stats.get("stories/seconds", 0.0) + time.perf_counter() - started, 3
         )
     return len(rows)
+
+
+def _pending(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Articles the detector has not seen, in the order they are assigned. Which ones is
+    decided on the id columns alone; only their rows are then read (a row group's zone map
+    on rowid skips the rest), not the text of the whole archive at every merge."""
+    rowids = [
+        r[0]
+        for r in con.execute(
+            "SELECT a.rowid FROM articles a "
+            "WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)"
+        ).fetchall()
+    ]
+    if not rowids:
+        return []
+    return con.execute(
+        """
+        SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
+               coalesce(a.canonical_url, a.url) AS url_key,
+               coalesce(a.is_article, false) AS ok, a.subtitle
+        FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
+        WHERE a.rowid BETWEEN ? AND ?
+          AND a.rowid IN (SELECT unnest(string_split(?, ','))::BIGINT)
+        ORDER BY coalesce(c.fetched_at, pub), a.id
+        """,
+        [min(rowids), max(rowids), ",".join(map(str, rowids))],
+    ).fetchall()
 
 
 def _forget_deleted(con: duckdb.DuckDBPyConnection) -> set[str]:
