@@ -36,6 +36,9 @@ _AA, _AB = _coefficients(ANCHOR_PERMS, 2)
 # overlapping character pairs. Hangul is spaced, so it stays with the other word scripts.
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:[’'][^\W_{_CJK}]+)*)", re.UNICODE)
+# The same words as _RUN's second group: what ``words`` returns for a text without CJK.
+_PLAIN = re.compile(rf"[^\W_{_CJK}]+(?:[’'][^\W_{_CJK}]+)*", re.UNICODE)
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _SENT = re.compile(r"(?<=[.!?…])[”\"’']?\s+|(?<=[。！？])[」』”）]?\s*|\n+")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[”\"]")
 _DIGITS = re.compile(r"\d+")
@@ -213,8 +216,10 @@ def featurize(text: str, title: str | None = None) -> Features | None:
     numbers: set[int] = set()
     toks: list[int] = []  # word hash | stem hash (or 0) << 32, of every word
     sent_of: list[int] = []  # sentence number of each word
+    # Without CJK, words() is one findall: no per-run Python loop for pairs to read.
+    split = _PLAIN.findall if text.isascii() or not _HAS_CJK.search(text) else words
     for n_sent, sent in enumerate(sentences(text)):
-        sw = words(sent)
+        sw = split(sent)
         if not sw:
             continue
         lws = [w.lower() for w in sw]
@@ -251,7 +256,7 @@ def featurize(text: str, title: str | None = None) -> Features | None:
     per_sent = np.bincount(np.asarray(sent_of, dtype=np.int64)[content])
     offsets = np.concatenate(([0], np.cumsum(per_sent)[per_sent > 0])).astype(np.int32)
     sh = shingle_hashes(word_hashes)
-    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in words(q)} - {0}
+    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in split(q)} - {0}
     anchor_h = {h32(a) for a in anchors}
     anchor_set = anchor_h | {h32(p) for p in pairs}
     ah = np.fromiter(anchor_set, dtype=np.uint32, count=len(anchor_set))
