@@ -129,6 +129,7 @@ def main() -> int:
     pairs: list[str] = []
     rng_pairs = random.Random(3)
     gen_s = ingest_s = ingest_cpu = 0.0
+    stats: dict = {}
     rows = 0
     for start in range(0, args.n, args.batch):
         t0 = time.perf_counter()
@@ -143,7 +144,7 @@ def main() -> int:
             spool.append("captures", cap)
             spool.append("articles", art)
         spool.seal()
-        assert spool.try_merge(timeout=30)
+        assert spool.try_merge(timeout=30, stats=stats)
         ingest_s += time.perf_counter() - t1
         ingest_cpu += time.process_time() - c1
         gen_s += t1 - t0
@@ -154,6 +155,13 @@ def main() -> int:
         f"{rows / ingest_s:,.0f} rows/s = {args.n / ingest_s:,.0f} articles/s via spool+merge "
         f"(+ query index append), batches of {args.batch} articles; CPU time {ingest_cpu:.1f} s "
         f"(all threads) = {args.n / ingest_cpu:,.0f} articles per CPU-second"
+    )
+
+    qi_s, st_s = stats.get("query_index/seconds", 0.0), stats.get("stories/seconds", 0.0)
+    print(
+        f"ingest split:    query index append {qi_s:.1f} s, story assignment {st_s:.1f} s, "
+        f"spool + row merge + the rest {ingest_s - qi_s - st_s:.1f} s (wall); without stories "
+        f"{args.n / (ingest_s - st_s):,.0f} articles/s"
     )
 
     t0 = time.perf_counter()

@@ -394,3 +394,30 @@ def test_real_cjk_articles_and_their_copies(corpus_dir: Path) -> None:
         assert out[f"{i}o"]["story_id"] is not None, f"article {i} was not sketched"
         assert out[f"{i}c"]["story_id"] == out[f"{i}o"]["story_id"], f"copy {i} not joined"
     assert len({out[f"{i}o"]["story_id"] for i in range(len(bodies))}) == len(bodies)
+
+
+def test_bulk_insert_keeps_every_value() -> None:
+    """Story state is written as one text parameter per column: separators inside values,
+    empty strings (NULL, as the CSV load stored them), datetimes and bytes survive."""
+    from newsarchive.stories.archive import _bulk_insert
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a VARCHAR, p TIMESTAMPTZ, b BLOB, x DOUBLE, o VARCHAR[])")
+    cols = {"a": "VARCHAR", "p": "TIMESTAMPTZ", "b": "BLOB", "x": "DOUBLE", "o": "VARCHAR"}
+    when = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    rows = [
+        ("plain", when, b"\x00\xff\x1f", 0.1 + 0.2, "bbc\x1ecnn"),
+        ("", None, None, None, ""),
+        ('ä, "q"\n', when, b"", 1e-300, "x"),
+    ]
+    _bulk_insert(con, "t", cols, rows, {"o": "string_split(o, chr(30))"})
+    with_sep = [("a\x1fb", when, b"\x1f", 2.5, "y")]
+    _bulk_insert(con, "t", cols, with_sep, {"o": "string_split(o, chr(30))"})
+    got = con.execute("SELECT * FROM t ORDER BY rowid").fetchall()
+    assert [r[0] for r in got] == ["plain", None, 'ä, "q"\n', "a\x1fb"]
+    assert got[0][1] == when and got[1][1] is None
+    assert got[0][2] == b"\x00\xff\x1f" and got[1][2] is None and got[3][2] == b"\x1f"
+    assert got[0][3] == 0.1 + 0.2 and got[2][3] == 1e-300
+    assert got[0][4] == ["bbc", "cnn"] and got[1][4] is None
+    _bulk_insert(con, "t", cols, [])  # nothing to insert
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 4

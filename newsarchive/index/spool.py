@@ -291,6 +291,7 @@ def _update_query_index(con: duckdb.DuckDBPyConnection, stats: dict | None) -> N
         return
     from newsarchive.query.index import update_index
 
+    started = time.perf_counter()
     try:
         n = update_index(con)
     except duckdb.Error as exc:  # the index catches up at the next merge or a rebuild
@@ -298,6 +299,9 @@ def _update_query_index(con: duckdb.DuckDBPyConnection, stats: dict | None) -> N
         return
     if stats is not None and n:
         stats["query_indexed"] = stats.get("query_indexed", 0) + n
+        stats["query_index/seconds"] = round(
+            stats.get("query_index/seconds", 0.0) + time.perf_counter() - started, 3
+        )
 
 
 # Spiders of one process share one DuckDB instance, so the file lock does not keep their

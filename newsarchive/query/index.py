@@ -127,7 +127,9 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
         FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
         WHERE a.rowid > {lo} AND a.rowid <= {hi}
           AND a.is_article
-          AND a.id NOT IN (SELECT article_id FROM qi_docs)
+          -- probe qi_docs with this range's ids: no hash table of every indexed id per merge
+          AND a.id NOT IN (SELECT article_id FROM qi_docs WHERE article_id IN (
+              SELECT id FROM articles WHERE rowid > {lo} AND rowid <= {hi}))
         """
     )
     n = con.execute("SELECT count(*) FROM qi_new").fetchone()[0]

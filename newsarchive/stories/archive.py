@@ -17,15 +17,14 @@ out), ``story_sketches``, ``story_bands``, ``story_edges``.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from datetime import datetime
 
 import duckdb
+import numpy as np
 
 from newsarchive.stories.detector import (
     DEFAULT,
@@ -110,16 +109,7 @@ def assign_pending(
     con.execute("BEGIN TRANSACTION")
     try:
         touched = _forget_deleted(con)
-        rows = con.execute(
-            """
-            SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
-                   coalesce(a.canonical_url, a.url) AS url_key,
-                   coalesce(a.is_article, false) AS ok, a.subtitle
-            FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
-            WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)
-            ORDER BY coalesce(c.fetched_at, pub), a.id
-            """
-        ).fetchall()
+        rows = _pending(con)
         started = time.perf_counter()
         new_ids = _sketch(con, rows) if rows else []
         edges = _edges(con, new_ids, thresholds, window_days) if new_ids else 0
@@ -136,6 +126,33 @@ def assign_pending(
             stats.get("stories/seconds", 0.0) + time.perf_counter() - started, 3
         )
     return len(rows)
+
+
+def _pending(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Articles the detector has not seen, in the order they are assigned. Which ones is
+    decided on the id columns alone; only their rows are then read (a row group's zone map
+    on rowid skips the rest), not the text of the whole archive at every merge."""
+    rowids = [
+        r[0]
+        for r in con.execute(
+            "SELECT a.rowid FROM articles a "
+            "WHERE NOT EXISTS (SELECT 1 FROM story_seen s WHERE s.article_id = a.id)"
+        ).fetchall()
+    ]
+    if not rowids:
+        return []
+    return con.execute(
+        """
+        SELECT a.id, a.text, coalesce(a.published, c.fetched_at) AS pub, a.outlet,
+               coalesce(a.canonical_url, a.url) AS url_key,
+               coalesce(a.is_article, false) AS ok, a.subtitle
+        FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
+        WHERE a.rowid BETWEEN ? AND ?
+          AND a.rowid IN (SELECT unnest(string_split(?, ','))::BIGINT)
+        ORDER BY coalesce(c.fetched_at, pub), a.id
+        """,
+        [min(rowids), max(rowids), ",".join(map(str, rowids))],
+    ).fetchall()
 
 
 def _forget_deleted(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -192,7 +209,11 @@ def _sketch(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[str]:
             [_ids(r[4] for r in rows if r[4])],
         ).fetchall()
     }
-    seen, sketches, bands, new_ids = [], [], [], []
+    seen, sketches, new_ids = [], [], []
+    bands: list[np.ndarray] = []  # per article: shingle band keys, anchor band keys
+    band_of: list[int] = []  # index into new_ids of each band key
+    kinds: list[int] = []
+    new_pubs: list[str | None] = []
     for aid, text, pub, outlet, url_key, ok, subtitle in rows:
         if not ok:
             seen.append((aid, "not_article"))
@@ -209,9 +230,11 @@ def _sketch(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[str]:
         seen.append((aid, "sketched"))
         sketches.append((aid, pub, outlet, url_key, f.to_bytes()))
         sk, ak = band_keys(f)
-        bands += [(int(k), 0, aid, pub) for k in sk.tolist()]
-        bands += [(int(k), 1, aid, pub) for k in ak.tolist()]
+        bands += (sk, ak)
+        band_of += [len(new_ids)] * (sk.size + ak.size)
+        kinds += [0] * sk.size + [1] * ak.size
         new_ids.append(aid)
+        new_pubs.append(_text(pub))
     _bulk_insert(con, "story_seen", {"article_id": "VARCHAR", "status": "VARCHAR"}, seen)
     _bulk_insert(
         con,
@@ -225,49 +248,95 @@ def _sketch(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[str]:
         },
         sketches,
     )
-    _bulk_insert(
-        con,
-        "story_bands",
-        {"band": "UBIGINT", "kind": "TINYINT", "article_id": "VARCHAR", "published": "TIMESTAMPTZ"},
-        bands,
-    )
+    if bands:
+        at = np.array(band_of, dtype=np.int64)
+        _bulk_insert(
+            con,
+            "story_bands",
+            {
+                "band": "UBIGINT",
+                "kind": "TINYINT",
+                "article_id": "VARCHAR",
+                "published": "TIMESTAMPTZ",
+            },
+            None,
+            cols=[
+                [str(k) for k in np.concatenate(bands).tolist()],
+                [str(k) for k in kinds],
+                np.array(new_ids, dtype=object)[at].tolist(),
+                np.array(new_pubs, dtype=object)[at].tolist(),
+            ],
+        )
     return new_ids
+
+
+_SEP = "\x1f"
+
+
+def _text(v: object) -> str:
+    """A value as the text its column is cast from; None (and "") is the empty string, read
+    back as NULL."""
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    return v if isinstance(v, str) else repr(v)
 
 
 def _bulk_insert(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: dict[str, str],
-    rows: list[tuple],
+    rows: list[tuple] | None,
     exprs: dict[str, str] | None = None,
+    cols: list[list[str]] | None = None,
 ) -> None:
-    """Insert many rows through a CSV file: binding long Python lists or executemany costs
-    milliseconds per value in DuckDB's Python client, a CSV scan microseconds."""
-    if not rows:
+    """Insert many rows as one text parameter per column, split and cast in SQL: binding long
+    Python lists or executemany costs milliseconds per value in DuckDB's Python client, and
+    its numpy scan of Python strings microseconds; a split costs nanoseconds. ``rows`` are
+    tuples in column order, or ``cols`` gives each column's values as text already. Empty
+    text is NULL (as in the CSV load this replaced)."""
+    if cols is None:
+        if not rows:
+            return
+        cols = [[_text(v) for v in c] for c in zip(*rows, strict=True)]
+    elif not cols or not cols[0]:
         return
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".csv", newline="", encoding="utf-8", delete=False
-    ) as f:
-        w = csv.writer(f)
-        for row in rows:
-            w.writerow(
-                v.isoformat() if isinstance(v, datetime) else v.hex() if isinstance(v, bytes) else v
-                for v in row
-            )
-        path = f.name
-    try:
-        spec = ", ".join(f"'{c}': '{'VARCHAR' if t == 'BLOB' else t}'" for c, t in columns.items())
-        sel = ", ".join(
-            (exprs or {}).get(c) or (f"unhex({c})" if t == "BLOB" else c)
-            for c, t in columns.items()
-        )
+    params = [_SEP.join(c) for c in cols]
+    if any(p.count(_SEP) != len(cols[0]) - 1 for p in params):  # a value holds the separator
+        _insert_each(con, table, columns, cols, exprs)
+        return
+    split = ", ".join(f"unnest(string_split(?::VARCHAR, chr(31))) AS {c}" for c in columns)
+    con.execute(
+        f"INSERT INTO {table} SELECT {_casts(columns, exprs)} FROM (SELECT "
+        + ", ".join(f"nullif({c}, '') AS {c}" for c in columns)
+        + f" FROM (SELECT {split}))",
+        params,
+    )
+
+
+def _casts(columns: dict[str, str], exprs: dict[str, str] | None) -> str:
+    return ", ".join(
+        (exprs or {}).get(c) or (f"unhex({c})" if t == "BLOB" else f"{c}::{t}")
+        for c, t in columns.items()
+    )
+
+
+def _insert_each(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: dict[str, str],
+    cols: list[list[str]],
+    exprs: dict[str, str] | None,
+) -> None:
+    """The slow path, one statement per row: only for values holding the separator."""
+    inner = ", ".join(f"nullif(?::VARCHAR, '') AS {c}" for c in columns)
+    for row in zip(*cols, strict=True):
         con.execute(
-            f"INSERT INTO {table} SELECT {sel} FROM read_csv(?, header = false, "
-            f"columns = {{{spec}}}, quote = '\"', escape = '\"')",
-            [path],
+            f"INSERT INTO {table} SELECT {_casts(columns, exprs)} FROM (SELECT {inner})", list(row)
         )
-    finally:
-        os.unlink(path)
 
 
 def _load(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, tuple]:
@@ -395,8 +464,8 @@ def _restory(con: duckdb.DuckDBPyConnection, touched: set[str], th: Thresholds) 
             "size": "INTEGER",
             "outlets": "VARCHAR",
         },
-        [(*r[:5], "\x1f".join(r[5])) for r in story_rows],
-        {"outlets": "string_split(outlets, chr(31))"},
+        [(*r[:5], "\x1e".join(r[5])) for r in story_rows],
+        {"outlets": "string_split(outlets, chr(30))"},
     )
     _bulk_insert(
         con,

@@ -36,9 +36,13 @@ _AA, _AB = _coefficients(ANCHOR_PERMS, 2)
 # overlapping character pairs. Hangul is spaced, so it stays with the other word scripts.
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:[’'][^\W_{_CJK}]+)*)", re.UNICODE)
+# The same words as _RUN's second group: what ``words`` returns for a text without CJK.
+_PLAIN = re.compile(rf"[^\W_{_CJK}]+(?:[’'][^\W_{_CJK}]+)*", re.UNICODE)
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _SENT = re.compile(r"(?<=[.!?…])[”\"’']?\s+|(?<=[。！？])[」』”）]?\s*|\n+")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[”\"]")
 _DIGITS = re.compile(r"\d+")
+_DIGIT_CHARS = "0123456789"
 
 # Function words and reporting verbs: frequent in every article, no evidence of sameness.
 STOP = frozenset(
@@ -99,10 +103,11 @@ def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     top 32 bits) stands in for ``len(a)`` random permutations."""
     if hashes.size == 0:
         return np.full(a.size, EMPTY_SIGNATURE, dtype=np.uint32)
-    x = hashes.astype(np.uint64)[None, :]
     with np.errstate(over="ignore"):
-        perm = (a[:, None] * x + b[:, None]) >> np.uint64(32)
-    return perm.min(axis=1).astype(np.uint32)
+        perm = np.multiply.outer(a, hashes.astype(np.uint64))
+        perm += b[:, None]
+    # v >> 32 is monotone in v: the top half of the smallest value is the smallest top half
+    return (perm.min(axis=1) >> np.uint64(32)).astype(np.uint32)
 
 
 @dataclass(slots=True)
@@ -178,6 +183,17 @@ def _token(lower: str) -> tuple[int, int]:
     return got
 
 
+_PACKED: dict[str, int] = {}  # lower-case word -> word hash | stem hash << 32
+
+
+def _packed(lower: str) -> int:
+    wh, sh = _token(lower)
+    if len(_PACKED) > 500_000:
+        _PACKED.clear()
+    got = _PACKED[lower] = wh | sh << 32
+    return got
+
+
 _SHINGLE_MIX = np.array([0x2545F491, 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], np.uint64)
 
 
@@ -198,48 +214,60 @@ def featurize(text: str, title: str | None = None) -> Features | None:
     anchors: set[str] = set()
     pairs: set[str] = set()
     numbers: set[int] = set()
-    word_hashes: list[int] = []
-    sent_tokens: list[int] = []
-    offsets: list[int] = [0]
-    for sent in sentences(text):
-        sw = words(sent)
+    toks: list[int] = []  # word hash | stem hash (or 0) << 32, of every word
+    sent_of: list[int] = []  # sentence number of each word
+    # Without CJK, words() is one findall: no per-run Python loop for pairs to read.
+    split = _PLAIN.findall if text.isascii() or not _HAS_CJK.search(text) else words
+    for n_sent, sent in enumerate(sentences(text)):
+        sw = split(sent)
+        if not sw:
+            continue
+        lws = [w.lower() for w in sw]
+        got = list(map(_PACKED.get, lws))  # the C-level lookup; misses are filled below
+        if None in got:
+            got = [_packed(lw) if t is None else t for t, lw in zip(got, lws, strict=True)]
+        toks += got
+        sent_of += [n_sent] * len(got)
+        if sent.isascii() and sent == sent.lower() and not any(d in sent for d in _DIGIT_CHARS):
+            continue  # no word can start with a digit or a capital
         local: list[str] = []
         for i, w in enumerate(sw):
-            lw = w.lower()
-            wh, sh = _token(lw)
-            word_hashes.append(wh)
-            if sh:
-                sent_tokens.append(sh)
             c = w[0]
             if c.isdigit():
                 for d in _DIGITS.findall(w):
                     key = "#" + (d.lstrip("0") or "0")
                     local.append(key)
                     numbers.add(h32(key))
-            elif c.isupper() and lw not in _NOT_NAMES and (i > 0 or len(w) > 1):
-                local.append(lw)
-        if len(sent_tokens) > offsets[-1]:
-            offsets.append(len(sent_tokens))
+            elif c.isupper() and lws[i] not in _NOT_NAMES and (i > 0 or len(w) > 1):
+                local.append(lws[i])
         uniq = sorted(set(local))
         anchors.update(uniq)
         for i in range(len(uniq)):
             for j in range(i + 1, min(len(uniq), i + 6)):
                 pairs.add(uniq[i] + "|" + uniq[j])
-    if len(word_hashes) < MIN_WORDS:
+    if len(toks) < MIN_WORDS:
         return None
-    sh = shingle_hashes(np.asarray(word_hashes, dtype=np.uint32))
-    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in words(q)} - {0}
+    packed = np.array(toks, dtype=np.uint64)
+    word_hashes = (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    stems = (packed >> np.uint64(32)).astype(np.uint32)
+    content = stems != 0
+    sent_tokens = stems[content]
+    # a sentence starts an entry of the offsets only when it holds a content stem
+    per_sent = np.bincount(np.asarray(sent_of, dtype=np.int64)[content])
+    offsets = np.concatenate(([0], np.cumsum(per_sent)[per_sent > 0])).astype(np.int32)
+    sh = shingle_hashes(word_hashes)
+    quote_stems = {_token(w.lower())[1] for q in _QUOTE.findall(text) for w in split(q)} - {0}
     anchor_h = {h32(a) for a in anchors}
     anchor_set = anchor_h | {h32(p) for p in pairs}
     ah = np.fromiter(anchor_set, dtype=np.uint32, count=len(anchor_set))
     return Features(
-        n_words=len(word_hashes),
+        n_words=int(word_hashes.size),
         n_shingles=int(sh.size),
         signature=minhash(sh, _A, _B),
         anchor_signature=minhash(ah, _AA, _AB),
         anchors=_u32(anchor_h),
         numbers=_u32(numbers),
         quotes=_u32(quote_stems),
-        sent_tokens=np.asarray(sent_tokens, dtype=np.uint32),
-        sent_offsets=np.asarray(offsets, dtype=np.int32),
+        sent_tokens=sent_tokens,
+        sent_offsets=offsets,
     )
