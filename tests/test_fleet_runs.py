@@ -27,6 +27,7 @@ from conftest import require
 from test_fleet import URL, _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+SETTING = "NEWSARCHIVE_FLEET_REDIS_TIMEOUT"
 OUTLET = "nypost"
 MAX_AGE_DAYS = 1.0
 DELAY = 0.02
@@ -339,7 +340,7 @@ def test_worker_that_loses_redis_stops_within_timeout(redis_server, replica, tmp
     timeout = 6
     redis = redis_server(persistent=True)
     seed_outlets(redis.url, [OUTLET])
-    proc = _worker(redis.url, replica, tmp_path, "r", "--redis-timeout", str(timeout))
+    proc = _worker(redis.url, replica, tmp_path, "r", "-s", f"{SETTING}={timeout}")
     try:
         _wait_pages(redis.url, "r", 8, proc, tmp_path, leases=1)
         redis.kill()
@@ -388,7 +389,7 @@ def test_worker_carries_on_when_redis_is_back_within_timeout(redis_server, repli
 
     redis = redis_server(persistent=True)
     seed_outlets(redis.url, [OUTLET])
-    proc = _worker(redis.url, replica, tmp_path, "b", "-s", "NEWSARCHIVE_FLEET_REDIS_TIMEOUT=30")
+    proc = _worker(redis.url, replica, tmp_path, "b", "-s", f"{SETTING}=30")
     try:
         _wait_pages(redis.url, "b", 8, proc, tmp_path)
         redis.kill()
@@ -403,14 +404,46 @@ def test_worker_carries_on_when_redis_is_back_within_timeout(redis_server, repli
     err = (tmp_path / "b.err").read_text()
     assert code == 0, err[-3000:]
     assert "Redis unreachable" in err and "reachable again" in err
+    assert "Traceback" not in err
     _no_open_files(tmp_path)
     db = tmp_path / "archive.duckdb"
     ingest(tmp_path / "spool", db, fts=False)
     (run,) = _runs(db).values()
     assert run["status"] == "finished"
+    con = duckdb.connect(str(db), read_only=True)
+    kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM fetch_errors").fetchall()}
+    con.close()
+    assert kinds == {"binary"}, "the outage was recorded as the site's fault"
     counts = _article_counts(db)
     expected = _expected(replica)
     assert len(expected) >= 10
     missing = expected - set(counts)
     assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
     assert all(n == 1 for n in counts.values())
+
+
+def test_health_baseline_of_a_crawl_leaves_fleet_runs_out(tmp_path):
+    """A worker's per-outlet figures are its share of the fleet's work: not a baseline for
+    a one-machine crawl of the outlet. A one-machine start never closes fleet runs either."""
+    from newsarchive.fleet.ingest import ingest
+    from newsarchive.index.db import stale_runs
+    from newsarchive.index.spool import Spool
+    from newsarchive.report import recent_runs
+
+    spool = Spool(tmp_path / "spool" / "w")
+    rows = [
+        ("fleet-w-20260101T000000Z", "finished", {"outlets": {OUTLET: {"found": 3}}}),
+        ("fleet-w-20260102T000000Z", "running", {"worker": "w"}),
+        ("3f1c0a", "finished", {"outlets": {OUTLET: {"found": 40}}}),
+    ]
+    for i, (rid, status, stats) in enumerate(rows):
+        spool.append(
+            "crawl_runs",
+            {"id": rid, "started": f"2026-01-0{i + 1}T00:00:00+00:00", "outlets": [OUTLET],
+             "status": status, "stats": stats},
+        )  # fmt: skip
+    spool.seal()
+    db = tmp_path / "archive.duckdb"
+    ingest(tmp_path / "spool", db, fts=False)
+    assert [r["outlets"][OUTLET]["found"] for r in recent_runs(db, [OUTLET])] == [40]
+    assert stale_runs(db, [OUTLET]) == []
