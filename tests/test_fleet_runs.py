@@ -282,54 +282,70 @@ def test_sigkilled_worker_run_is_recorded_killed_not_finished(redis_server, repl
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    db = tmp_path / "archive.duckdb"
-    # the worker's heartbeat is gone: its open segments are sealed, its run closed
-    result = ingest(tmp_path / "spool", db, alive=set(), fts=False)
-    runs = _runs(db)
-    ((first, run),) = runs.items()
-    assert result.killed == [first]
-    assert run["status"] == "killed" and run["finished"] is None
-    assert "no heartbeat" in run["stats"]["reason"]
-    assert _article_counts(db), "rows spooled before the kill reach the archive"
-
-    # The same worker id started again (systemd Restart=always) finishes the frontier; a
-    # run left 'running' by the dead process is closed by the newer run of its worker.
+    assert list((tmp_path / "spool").rglob("*.jsonl.open")), "killed with rows in an open segment"
+    # The same worker id started again (systemd Restart=always) seals what the dead process
+    # left open and finishes the frontier.
     proc = _worker(redis.url, replica, tmp_path, "k")
     assert proc.wait(60) == 0, (tmp_path / "k.err").read_text()[-3000:]
-    ingest(tmp_path / "spool", db, fts=False)
+
+    db = tmp_path / "archive.duckdb"
+    result = ingest(tmp_path / "spool", db, fts=False)  # no heartbeat information at all
     runs = _runs(db)
-    assert runs[first]["status"] == "killed"
-    (second,) = set(runs) - {first}
+    assert len(runs) == 2
+    first, second = sorted(runs, key=lambda rid: runs[rid]["started"])
+    assert result.killed == [first]
+    assert runs[first]["status"] == "killed" and runs[first]["finished"] is None
+    assert "started run " + second in runs[first]["stats"]["reason"]
     assert second.startswith("fleet-k-") and runs[second]["status"] == "finished"
+    counts = _article_counts(db)
+    expected = _expected(replica)
+    assert len(expected) >= 10
+    missing = expected - set(counts)
+    assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
+    assert all(n == 1 for n in counts.values())
 
 
-def test_newer_run_of_same_worker_closes_an_earlier_running_one(tmp_path):
-    """Without any heartbeat information (no --redis, no --final) a run is left as it is,
-    unless the same worker id has started a later run."""
+def test_runs_of_gone_workers_are_closed_as_killed_by_ingest(tmp_path):
+    """A run is closed as killed when the same worker id started a later run, or when its
+    worker has no heartbeat; without heartbeat information its last run is left as is."""
     from newsarchive.fleet.ingest import ingest
     from newsarchive.index.spool import Spool
 
-    spool = Spool(tmp_path / "spool" / "w")
-    for rid, started in (("fleet-w-20260101T000000Z", "2026-01-01T00:00:00+00:00"),):
+    def start(worker: str, rid: str, day: int) -> None:
+        spool = Spool(tmp_path / "spool" / worker)
         spool.append(
             "crawl_runs",
-            {"id": rid, "started": started, "outlets": [OUTLET], "status": "running",
-             "stats": {"worker": "w"}},
+            {"id": rid, "started": f"2026-01-0{day}T00:00:00+00:00", "outlets": [OUTLET],
+             "status": "running", "stats": {"worker": worker}},
         )  # fmt: skip
-    spool.seal()
+        spool.seal()
+
     db = tmp_path / "archive.duckdb"
+    start("w", "fleet-w-20260101T000000Z", 1)
+    start("v", "fleet-v-20260101T000000Z", 1)
     assert ingest(tmp_path / "spool", db, fts=False).killed == []
-    assert _runs(db)["fleet-w-20260101T000000Z"]["status"] == "running"
+    assert {r["status"] for r in _runs(db).values()} == {"running"}
+    start("w", "fleet-w-20260102T000000Z", 2)
+    assert ingest(tmp_path / "spool", db, fts=False).killed == ["fleet-w-20260101T000000Z"]
+    result = ingest(tmp_path / "spool", db, alive={"w"}, fts=False)
+    assert result.killed == ["fleet-v-20260101T000000Z"]
+    runs = _runs(db)
+    assert runs["fleet-v-20260101T000000Z"]["stats"]["reason"] == (
+        "worker v had no heartbeat when ingest ran"
+    )
+    assert runs["fleet-w-20260102T000000Z"]["status"] == "running"
+    # an end row that comes later (a worker only out of reach) still wins
+    spool = Spool(tmp_path / "spool" / "v")
     spool.append(
         "crawl_runs",
-        {"id": "fleet-w-20260102T000000Z", "started": "2026-01-02T00:00:00+00:00",
-         "outlets": [OUTLET], "status": "running", "stats": {"worker": "w"}},
+        {"id": "fleet-v-20260101T000000Z", "finished": "2026-01-01T01:00:00+00:00",
+         "status": "finished", "stats": {"worker": "v", "pages": 3}},
     )  # fmt: skip
     spool.seal()
-    assert ingest(tmp_path / "spool", db, fts=False).killed == ["fleet-w-20260101T000000Z"]
+    ingest(tmp_path / "spool", db, alive=set(), final=False, fts=False)
     runs = _runs(db)
-    assert runs["fleet-w-20260101T000000Z"]["status"] == "killed"
-    assert runs["fleet-w-20260102T000000Z"]["status"] == "running"
+    assert runs["fleet-v-20260101T000000Z"]["status"] == "finished"
+    assert runs["fleet-w-20260102T000000Z"]["status"] == "killed"
 
 
 @pytest.mark.timeout(120)
