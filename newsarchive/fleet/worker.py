@@ -329,6 +329,11 @@ def worker_settings(
     }
     return {
         "REDIS_URL": redis_url,
+        # scrapy-redis' client (queue, seen-set) answers on the reactor thread too
+        "REDIS_PARAMS": {
+            "socket_timeout": WORKER_SOCKET_TIMEOUT,
+            "socket_connect_timeout": WORKER_SOCKET_TIMEOUT,
+        },
         "SCHEDULER": "newsarchive.fleet.scheduler.FleetScheduler",
         "DUPEFILTER_CLASS": "newsarchive.fleet.scheduler.FleetDupeFilter",
         "SCHEDULER_QUEUE_CLASS": "newsarchive.fleet.queue.LeasedQueue",
