@@ -83,7 +83,9 @@ class FleetScheduler(Scheduler):
             WATCH.failed(exc)
             if self.stats:
                 self.stats.inc_value(STATS + "enqueue_failed")
-            return False  # a retry/redirect keeps its lease: it expires and is redone
+            if lease:  # a retry/redirect: no longer renewed, its lease expires and is redone
+                self.queue.held.discard(lease)
+            return False
         if not queued:
             self.df.log(request, self.spider)
         elif self.stats:
