@@ -94,8 +94,10 @@ def recent_runs(db_path, outlets: list[str], limit: int = 10) -> list[dict]:
         return []
     try:
         rows = con.execute(
+            # a fleet worker's per-outlet figures are its share of the fleet's work, no
+            # baseline for a crawl of the whole outlet
             "SELECT stats FROM crawl_runs WHERE status = 'finished' AND stats IS NOT NULL "
-            "ORDER BY started DESC LIMIT ?",
+            "AND NOT starts_with(id, 'fleet-') ORDER BY started DESC LIMIT ?",
             [limit],
         ).fetchall()
     except Exception:

@@ -192,6 +192,14 @@ def test_four_workers_one_killed_nothing_lost_politeness_fleet_wide(redis_url, t
     assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
     twice = {u: n for u, n in counts.items() if n > 1}
     assert not twice, f"articles archived more than once: {list(twice.items())[:3]}"
+    # one crawl_runs row per worker run; the SIGKILLed one is not recorded as finished
+    runs = con.execute("SELECT id, status FROM crawl_runs").fetchall()
+    assert {rid.split("-")[1]: st for rid, st in runs} == {
+        "a": "finished",
+        "b": "killed",
+        "c": "finished",
+        "d": "finished",
+    }
     # Every article row points at a capture that is in a worker's WARC file.
     files = {p.name for p in (tmp_path / "warc").glob("*.warc.gz*")}
     orphans = con.execute(

@@ -33,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
         from newsarchive.fleet.status import fleet_status
 
         try:
-            alive = {w.worker for w in fleet_status(args.redis, [], args.prefix).alive}
+            # not only workers beating now: one cut off from Redis still writes until its
+            # Redis timeout stops it, and its open segments must not be sealed under it
+            workers = fleet_status(args.redis, [], args.prefix).workers
+            alive = {w.worker for w in workers if w.may_be_running}
         except RedisError as exc:
             print(f"newsarchive ingest: cannot reach Redis: {exc}", file=sys.stderr)
             return 1
@@ -48,5 +51,10 @@ def run(args: argparse.Namespace) -> int:
         f"{result.duplicates_dropped} re-fetched duplicate(s) dropped, "
         f"{result.recovered} open segment(s) of dead workers sealed, "
         f"{result.left_open} left to live workers"
+        + (
+            f"; {len(result.killed)} run(s) of gone workers recorded as killed"
+            if result.killed
+            else ""
+        )
     )
     return 0

@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proxy", help="send every request through this proxy (e.g. the replica)")
     p.add_argument("--fast", action="store_true", help="replica only: no politeness delay")
     p.add_argument("--prefix", default="na", help="Redis key prefix of the fleet")
+    p.add_argument(
+        "--redis-timeout",
+        type=float,
+        help="stop (exit 1) after Redis was unreachable this many seconds "
+        "(NEWSARCHIVE_FLEET_REDIS_TIMEOUT, default 60)",
+    )
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=run)
 
@@ -51,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     overrides.pop("NEWSARCHIVE_WARC_DIR", None)
     overrides["NEWSARCHIVE_FLEET_LEASE_SECONDS"] = args.lease
+    if args.redis_timeout is not None:
+        overrides["NEWSARCHIVE_FLEET_REDIS_TIMEOUT"] = args.redis_timeout
     env = {}
     if args.proxy:
         env = {"http_proxy": args.proxy, "https_proxy": args.proxy, "no_proxy": ""}
@@ -76,5 +84,18 @@ def run(args: argparse.Namespace) -> int:
         prefix=args.prefix,
     )
     pages = sum(r.pages for r in result.outlets)
-    print(f"worker {result.run_id}: {pages} pages in {result.duration:.1f} s")
+    print(
+        f"worker {result.worker_id}: {pages} pages in {result.duration:.1f} s (run {result.run_id})"
+    )
+    if result.lost:
+        print(
+            f"newsarchive worker: {result.lost}; stopped with WARC files closed and the spool "
+            f"sealed, run {result.run_id} recorded as failed",
+            file=sys.stderr,
+        )
+        return 1
+    if not result.ok:
+        failed = "; ".join(f"{k}: {v}" for k, v in result.failures.items())
+        print(f"newsarchive worker: run {result.run_id} failed: {failed}", file=sys.stderr)
+        return 1
     return 0

@@ -9,9 +9,14 @@ import redis
 DEFAULT_PREFIX = "na"
 
 
-def connect(url: str) -> redis.Redis:
+WORKER_SOCKET_TIMEOUT = 5.0  # a worker's calls run on its reactor: an unanswered one stalls it
+
+
+def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     """A client for ``url`` (redis://host:port/db); bytes in, bytes out."""
-    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=min(10.0, timeout)
+    )
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,18 @@ import random
 import uuid
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import NotConfigured
+from redis.exceptions import RedisError
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from newsarchive.discovery import robots_crawl_delay
-from newsarchive.fleet.keys import FleetKeys, connect
+from newsarchive.fleet.keys import WORKER_SOCKET_TIMEOUT, FleetKeys, connect
+from newsarchive.fleet.watch import WATCH
 from newsarchive.politeness import parse_retry_after
 
 STATS = "newsarchive/fleet/politeness/"
 TOKEN = "fleet_host_token"
 POLL = 0.025  # seconds between two tries while the host's places are all taken
+REDIS_RETRY = 0.5  # seconds between two tries while Redis cannot be reached
 
 _NOW = """
 local t = redis.call('TIME')
@@ -102,6 +105,7 @@ class FleetPolitenessMiddleware:
         self._acquire = server.register_script(_ACQUIRE)
         self._release = server.register_script(_RELEASE)
         self._pause = server.register_script(_PAUSE)
+        self._unreleased: list[tuple[list[str], list]] = []
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -113,7 +117,7 @@ class FleetPolitenessMiddleware:
         delay = float(delay) if delay not in (None, "") else s.getfloat("DOWNLOAD_DELAY", 0.0)
         return cls(
             crawler,
-            connect(url),
+            connect(url, WORKER_SOCKET_TIMEOUT),
             FleetKeys(s.get("NEWSARCHIVE_FLEET_PREFIX") or "na"),
             delay,
             s.getint("NEWSARCHIVE_FLEET_HOST_CONCURRENCY", 1),
@@ -135,7 +139,21 @@ class FleetPolitenessMiddleware:
         keys = self._host_keys(host)
         args = [self.delay_ms, host, self.places, token, self.hold_ms]
         while True:
-            wait = int(await asyncio.to_thread(self._acquire, keys=keys, args=args))
+            try:
+                if self._unreleased:
+                    await self._release_pending()
+                wait = int(await asyncio.to_thread(self._acquire, keys=keys, args=args))
+            except RedisError as exc:
+                # Without Redis no request may leave (the fleet's delay could not hold):
+                # wait for it, or give the request up once the worker stops. Its lease is
+                # not acknowledged, so it goes back to the queue for another worker.
+                WATCH.failed(exc)
+                if WATCH.lost:
+                    request.meta["fetch_error"] = "redis_lost"  # not the site's fault
+                    raise IgnoreRequest(f"fleet worker stopping: {WATCH.reason()}") from None
+                self.stats.inc_value(STATS + "redis_waits")
+                await asyncio.sleep(REDIS_RETRY * (0.5 + random.random()))
+                continue
             if wait == 0:
                 break
             self.stats.inc_value(STATS + "waits")
@@ -143,15 +161,42 @@ class FleetPolitenessMiddleware:
         request.meta[TOKEN] = (host, token)
         return None
 
+    async def _release_pending(self) -> None:
+        pending, self._unreleased = self._unreleased, []
+
+        def release_all() -> None:
+            for keys, args in pending:
+                self._release(keys=keys, args=args)
+
+        try:
+            await asyncio.to_thread(release_all)
+        except RedisError:
+            self._unreleased.extend(pending)  # a second release of a place is a no-op
+            raise
+
     def _give_back(self, request) -> None:
         held = request.meta.pop(TOKEN, None)
         if held:
             host, token = held
             keys = self._host_keys(host)
-            self._release(keys=[keys[0], keys[2], keys[3]], args=[self.delay_ms, host, token])
+            release = ([keys[0], keys[2], keys[3]], [self.delay_ms, host, token])
+            try:
+                self._release(keys=release[0], args=release[1])
+            except RedisError as exc:
+                # Given back at the next request that reaches Redis; else the place frees
+                # itself after DOWNLOAD_TIMEOUT + 5 s.
+                WATCH.failed(exc)
+                self._unreleased.append(release)
 
     def process_response(self, request, response):
         self._give_back(request)
+        try:
+            self._learn(request, response)
+        except RedisError as exc:  # a Crawl-delay or Retry-After not shared this time
+            WATCH.failed(exc)
+        return response
+
+    def _learn(self, request, response) -> None:
         host = (urlsplit(request.url).hostname or "").lower()
         if urlsplit(request.url).path == "/robots.txt" and response.status == 200:
             delay = robots_crawl_delay(response.body, self.user_agent)
@@ -165,7 +210,6 @@ class FleetPolitenessMiddleware:
                 ms = int(min(after, self.retry_max) * 1000)
                 self._pause(keys=[self.keys.host_pause(host)], args=[ms])
                 self.stats.inc_value(STATS + f"retry_after/{response.status}")
-        return response
 
     def process_exception(self, request, exception):
         self._give_back(request)

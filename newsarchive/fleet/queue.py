@@ -55,6 +55,18 @@ return #ids
 """
 
 
+# KEYS: seen set, queue; ARGV: member, seen ttl (0: none), payload, score
+# The seen mark and the push happen together or not at all: a request marked seen but never
+# queued (Redis lost in between) would be lost for good, as every later try is filtered.
+_PUSH_UNSEEN = """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if added == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+return 1
+"""
+
+
 class LeasedQueue(Base):
     """Per-outlet priority queue whose pops are leases; see the module docstring."""
 
@@ -76,18 +88,27 @@ class LeasedQueue(Base):
         self._pop = server.register_script(_POP)
         self._renew = server.register_script(_RENEW)
         self._reap = server.register_script(_REAP)
+        self._push_unseen = server.register_script(_PUSH_UNSEEN)
 
     def __len__(self) -> int:
         return self.server.zcard(self.key)
 
-    def push(self, request) -> None:
+    def push(self, request, seen: tuple[str, str, int] | None = None) -> bool:
+        """Queue ``request``; with ``seen`` (set key, member, ttl) only if the member is new
+        to the set, in one script. Returns whether it was queued."""
         if LEASE_META in request.meta:  # a retry/redirect of a leased request
             request = request.replace(
                 meta={k: v for k, v in request.meta.items() if k != LEASE_META}
             )
         data = self._encode_request(request)
         # Same ordering as scrapy-redis' PriorityQueue: lower score pops first.
-        self.server.zadd(self.key, {data: -request.priority})
+        if seen is None:
+            self.server.zadd(self.key, {data: -request.priority})
+            return True
+        key, member, ttl = seen
+        return bool(
+            self._push_unseen(keys=[key, self.key], args=[member, ttl, data, -request.priority])
+        )
 
     def pop(self, timeout: int = 0):
         lease = uuid.uuid4().hex

@@ -31,6 +31,14 @@ class WorkerInfo:
     leases: int
     host: str
     pid: int
+    run: str = ""
+    redis_timeout: float = 60.0
+
+    @property
+    def may_be_running(self) -> bool:
+        """Whether the worker may still write its spool: a worker cut off from Redis
+        (no heartbeat) goes on for up to its Redis timeout before it stops."""
+        return self.age <= ALIVE_SECONDS + self.redis_timeout
 
 
 @dataclass
@@ -109,6 +117,8 @@ def fleet_status(redis_url: str, outlets: list[str], prefix: str = "na") -> Flee
                 int(info.get("leases", 0)),
                 str(info.get("host", "")),
                 int(info.get("pid", 0)),
+                str(info.get("run", "")),
+                float(info.get("redis_timeout", 60.0)),
             )
         )
     return status

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsarchive.fleet.keys import FleetKeys, connect
+from redis.exceptions import RedisError
+
+from newsarchive.fleet.keys import WORKER_SOCKET_TIMEOUT, FleetKeys, connect
+from newsarchive.fleet.watch import WATCH
 from newsarchive.warc.writer import Prior, WarcWriter
 
 
@@ -23,18 +26,36 @@ class RedisRevisitIndex:
         self.full = False
         self.max_urls = 0
 
+    # Without Redis a capture is written as a full response (a duplicate payload, never a
+    # lost one) and not added to the map; the WARC write itself never fails for it.
+
     def load(self, directory: Path) -> int:
-        return int(self.server.hlen(self.key))
+        try:
+            return int(self.server.hlen(self.key))
+        except RedisError as exc:
+            WATCH.failed(exc)
+            return 0
 
     def get(self, url: str) -> Prior | None:
-        raw = self.server.hget(self.key, url)
+        if WATCH.lost:
+            return None
+        try:
+            raw = self.server.hget(self.key, url)
+        except RedisError as exc:
+            WATCH.failed(exc)
+            return None
         if not raw:
             return None
         digest, date, record_id = raw.decode().split(" ", 2)
         return Prior(digest, date, record_id)
 
     def add(self, url: str, prior: Prior) -> None:
-        self.server.hset(self.key, url, f"{prior.digest} {prior.date} {prior.record_id}")
+        if WATCH.lost:
+            return
+        try:
+            self.server.hset(self.key, url, f"{prior.digest} {prior.date} {prior.record_id}")
+        except RedisError as exc:
+            WATCH.failed(exc)
 
 
 class FleetWarcWriter(WarcWriter):
@@ -44,4 +65,4 @@ class FleetWarcWriter(WarcWriter):
         url = s.get("REDIS_URL")
         if url:
             keys = FleetKeys(s.get("NEWSARCHIVE_FLEET_PREFIX") or "na")
-            self.index = RedisRevisitIndex(connect(url), keys.revisits)
+            self.index = RedisRevisitIndex(connect(url, WORKER_SOCKET_TIMEOUT), keys.revisits)

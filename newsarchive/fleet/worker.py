@@ -8,7 +8,15 @@ leased queue (:mod:`newsarchive.fleet.queue`). The ``FleetWorker`` extension
 - renews the leases this process holds, and requeues expired leases of dead workers;
 - publishes a heartbeat (pages, pages per minute, leases held) for ``newsarchive fleet``;
 - keeps an idle spider open while the fleet still has work for its outlet (or forever in
-  daemon mode), and releases the outlet's run lock once its queue and leases are empty.
+  daemon mode), and releases the outlet's run lock once its queue and leases are empty;
+- stops the worker when Redis stayed out of reach ``NEWSARCHIVE_FLEET_REDIS_TIMEOUT``
+  seconds (:mod:`newsarchive.fleet.watch`): spiders close with reason ``redis_lost``, so
+  WARC files are closed and the spool sealed, and the run is recorded as failed.
+
+``run_worker`` records each run in ``crawl_runs`` through the worker's spool (``newsarchive
+ingest`` merges it; a worker never opens the archive): a ``running`` row at the start, the
+end row (``finished`` or ``failed``, stats as a one-machine crawl's) when it stops. A run
+killed before its end row stays ``running`` until ``ingest`` records it as ``killed``.
 """
 
 from __future__ import annotations
@@ -20,19 +28,28 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
-from newsarchive.fleet.keys import FleetKeys, connect
+from newsarchive.crawl import CrawlResult, OutletRun
+from newsarchive.fleet.keys import WORKER_SOCKET_TIMEOUT, FleetKeys, connect
 from newsarchive.fleet.queue import LEASE_META
+from newsarchive.fleet.watch import DEFAULT_TIMEOUT, WATCH
+from newsarchive.fleet.watch import SETTING as REDIS_TIMEOUT_SETTING
 
 logger = logging.getLogger(__name__)
 STATS = "newsarchive/fleet/"
 HEARTBEAT_SECONDS = 1.0
+LOST = "redis_lost"  # the close reason of a worker's spiders when Redis stayed away
+RUN_PREFIX = "fleet-"
 
 # KEYS: lock, queue, leases; ARGV: run id  -- release the run lock of a drained outlet
 _RELEASE = """
@@ -54,6 +71,8 @@ class WorkerState:
         self.recent: collections.deque[float] = collections.deque()
         self.queues: list[Any] = []
         self.outlets: list[str] = []
+        self.extensions: list[FleetWorker] = []
+        self.run_id = ""
         self._loop: task.LoopingCall | None = None
 
     def page(self) -> None:
@@ -83,29 +102,53 @@ class WorkerState:
             "pages_per_min": self.pages_per_min(),
             "leases": sum(len(q.held) for q in self.queues),
             "outlets": len(self.outlets),
+            "run": self.run_id,
+            "redis_timeout": WATCH.timeout,
             "seen": time.time(),
         }
+        if WATCH.lost:
+            return
         try:
             pipe = self.server.pipeline(transaction=False)
             pipe.hset(self.keys.workers, self.worker_id, json.dumps(info))
             pipe.zadd(self.keys.heartbeats, {self.worker_id: time.time()})
+            pipe.execute()
             for q in self.queues:
                 q.renew()
-            pipe.execute()
-        except Exception as exc:  # Redis away: leases lapse and are requeued, nothing lost
-            logger.warning("fleet heartbeat failed: %s", exc)
+        except RedisError as exc:  # leases lapse and are requeued, nothing lost
+            WATCH.failed(exc)
+            if WATCH.expired():
+                self.lose()
+        else:
+            WATCH.ok()
+
+    def lose(self) -> None:
+        """Redis stayed away too long: close every spider of this process (WARC files
+        closed, spool sealed). Held leases expire in Redis and other workers redo them."""
+        WATCH.lost = True
+        logger.error("fleet: %s; stopping this worker", WATCH.reason())
+        for ext in list(self.extensions):
+            engine = ext.crawler.engine
+            if engine is not None and engine.spider is not None:
+                deferred_from_coro(engine.close_spider_async(reason=LOST))
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        if WATCH.lost:
+            return
         try:
             self.server.zrem(self.keys.heartbeats, self.worker_id)
             self.server.hdel(self.keys.workers, self.worker_id)
-        except Exception:  # noqa: BLE001 - best effort at exit
+        except RedisError:  # best effort at exit: the entry ages out
             pass
 
 
 _STATE: WorkerState | None = None
+
+
+class _Busy(Exception):
+    """The outlet still has requests queued or leased somewhere in the fleet."""
 
 
 class FleetWorker:
@@ -129,7 +172,7 @@ class FleetWorker:
         until = s.get("NEWSARCHIVE_FLEET_UNTIL_IDLE")
         ext = cls(
             crawler,
-            connect(url),
+            connect(url, WORKER_SOCKET_TIMEOUT),
             FleetKeys(s.get("NEWSARCHIVE_FLEET_PREFIX") or "na"),
             float(until) if until not in (None, "") else None,
         )
@@ -145,7 +188,9 @@ class FleetWorker:
         if _STATE is None:
             worker_id = self.crawler.settings.get("NEWSARCHIVE_FLEET_WORKER_ID") or "w"
             _STATE = WorkerState(worker_id, self.server, self.keys)
+            _STATE.run_id = self.crawler.settings.get("NEWSARCHIVE_RUN_ID") or ""
         _STATE.queues.append(self.queue)
+        _STATE.extensions.append(self)
         _STATE.outlets.append(spider.name)
         _STATE.start()
         self._wrap_scraper()
@@ -162,21 +207,37 @@ class FleetWorker:
         inner = scraper._scrape
 
         async def scrape_then_ack(result, request):
+            errors = WATCH.errors
             try:
                 await inner(result, request)
             finally:
                 lease = request.meta.get(LEASE_META)
                 if lease:
-                    self.queue.ack(lease)
-                    self.stats.inc_value(STATS + "acked")
+                    self._ack(lease, errors)
 
         scraper._scrape = scrape_then_ack
 
+    def _ack(self, lease: str, errors: int) -> None:
+        # A Redis error while the response was processed may have cost a follow-up request
+        # (not queued): the lease is then left to expire and the request is done again.
+        if WATCH.lost or WATCH.errors != errors:
+            self.queue.held.discard(lease)
+            self.stats.inc_value(STATS + "not_acked")
+            return
+        try:
+            self.queue.ack(lease)
+        except RedisError as exc:  # the lease expires: done twice, kept as a revisit
+            WATCH.failed(exc)
+            return
+        self.stats.inc_value(STATS + "acked")
+
     def _reap(self) -> None:
+        if WATCH.lost:
+            return
         try:
             n = self.queue.reap()
-        except Exception as exc:  # noqa: BLE001 - Redis away; try again next tick
-            logger.warning("fleet reaper failed: %s", exc)
+        except RedisError as exc:  # try again next tick
+            WATCH.failed(exc)
             return
         if n:
             self.stats.inc_value(STATS + "requeued", n)
@@ -187,11 +248,28 @@ class FleetWorker:
             _STATE.page()
 
     def spider_idle(self, spider) -> None:
-        queued, leased = len(self.queue), self.queue.leased()
-        now = time.monotonic()
-        if queued or leased:
+        if WATCH.lost:
+            return  # closing with reason redis_lost
+        try:
+            self._release_if_drained(spider)
+        except _Busy:
             self.idle_since = None
+            raise DontCloseSpider from None
+        except RedisError as exc:  # without Redis nobody can tell the fleet is done
+            WATCH.failed(exc)
+            self.idle_since = None
+            raise DontCloseSpider from None
+        now = time.monotonic()
+        if self.until_idle is None:
             raise DontCloseSpider
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.until_idle:
+            raise DontCloseSpider
+
+    def _release_if_drained(self, spider) -> None:
+        if len(self.queue) or self.queue.leased():
+            raise _Busy
         run_id = self.server.get(self.keys.run(spider.name))
         if run_id:
             self._release(
@@ -202,17 +280,13 @@ class FleetWorker:
                 ],
                 args=[run_id],
             )
-        if self.until_idle is None:
-            raise DontCloseSpider
-        if self.idle_since is None:
-            self.idle_since = now
-        if now - self.idle_since < self.until_idle:
-            raise DontCloseSpider
 
     def spider_closed(self, spider, reason: str) -> None:
         if self._reaper is not None and self._reaper.running:
             self._reaper.stop()
         if _STATE is not None:
+            if self in _STATE.extensions:
+                _STATE.extensions.remove(self)
             if self.queue in _STATE.queues:
                 _STATE.queues.remove(self.queue)
             if not _STATE.queues:
@@ -226,6 +300,7 @@ def worker_settings(
     spool_dir: str | os.PathLike,
     overrides: dict[str, Any] | None = None,
     prefix: str = "na",
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Settings that turn a newsarchive crawl process into a fleet worker."""
     from newsarchive import settings as base
@@ -254,6 +329,11 @@ def worker_settings(
     }
     return {
         "REDIS_URL": redis_url,
+        # scrapy-redis' client (queue, seen-set) answers on the reactor thread too
+        "REDIS_PARAMS": {
+            "socket_timeout": WORKER_SOCKET_TIMEOUT,
+            "socket_connect_timeout": WORKER_SOCKET_TIMEOUT,
+        },
         "SCHEDULER": "newsarchive.fleet.scheduler.FleetScheduler",
         "DUPEFILTER_CLASS": "newsarchive.fleet.scheduler.FleetDupeFilter",
         "SCHEDULER_QUEUE_CLASS": "newsarchive.fleet.queue.LeasedQueue",
@@ -275,13 +355,79 @@ def worker_settings(
         "NEWSARCHIVE_WARC_DIR": str(warc_dir),
         "NEWSARCHIVE_WARC_PREFIX": f"newsarchive-{worker_id}",
         "NEWSARCHIVE_DB": str(Path(spool_dir) / worker_id),
-        "NEWSARCHIVE_RUN_ID": f"fleet-{worker_id}",
+        # on its fetch_errors rows and in its WARC files' warcinfo (isPartOf)
+        "NEWSARCHIVE_RUN_ID": run_id or fleet_run_id(worker_id, time.time()),
         **overrides,
     }
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname().split('.')[0]}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+def fleet_run_id(worker_id: str, started: float) -> str:
+    """``fleet-<worker id>-<UTC start, to the second>``: a run's id names its worker."""
+    stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{RUN_PREFIX}{worker_id}-{stamp}"
+
+
+class FleetOutletRun(OutletRun):
+    """An outlet as one worker saw it. Other workers may have taken all of its requests,
+    so no response is no failure here; a spider stopped by SIGTERM (``shutdown``) is how
+    a worker is stopped, not a failure either."""
+
+    @property
+    def failure(self) -> str | None:
+        if self.reason in ("finished", "shutdown"):
+            return None
+        if self.reason == LOST:
+            return None  # said once for the worker (FleetResult.failures)
+        return super().failure
+
+
+@dataclass
+class FleetResult(CrawlResult):
+    worker_id: str = ""
+    lost: str | None = None  # why Redis was given up, when it was
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> dict[str, str]:
+        out = super().failures
+        if self.lost:
+            out["redis"] = self.lost
+        answered = sum(r.answered for r in self.outlets)
+        errors = sum(sum(r.errors.values()) for r in self.outlets)
+        if errors and not answered:
+            out["worker"] = f"no successful response ({errors} errors)"
+        return out
+
+
+def _spool_run_row(spool, row: dict) -> str | None:
+    """Append one ``crawl_runs`` row to the worker's spool and seal it (durable before
+    anything else happens); None, or why it could not be written."""
+    try:
+        spool.append("crawl_runs", row)
+        spool.seal()
+    except OSError as exc:
+        logger.error("fleet run %s: row not recorded: %s", row.get("id"), exc)
+        return f"{exc.strerror or exc} ({spool.dir})"
+    return None
+
+
+def _seal_left_open(directory: Path) -> None:
+    """Seal spool segments an earlier process of this worker id left open (it was killed:
+    one process per worker id; a live writer, found by its pid, is left alone)."""
+    from newsarchive.index.spool import _recover_orphans
+
+    if directory.is_dir():
+        try:
+            _recover_orphans(directory)
+        except OSError as exc:
+            logger.error("fleet: could not seal segments left in %s: %s", directory, exc)
 
 
 def run_worker(
@@ -295,23 +441,38 @@ def run_worker(
     until_idle: float | None = None,
     env: dict[str, str] | None = None,
     prefix: str = "na",
-):
-    """Run one worker over ``outlets`` until stopped (or idle ``until_idle`` seconds)."""
+) -> FleetResult:
+    """Run one worker over ``outlets`` until stopped (or idle ``until_idle`` seconds), and
+    record the run in ``crawl_runs`` through the worker's spool."""
     from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import CrawlerProcess
     from scrapy.spiderloader import SpiderLoader
 
-    from newsarchive.crawl import CrawlResult, OutletRun, crawl_settings
+    from newsarchive.crawl import _one_line_logs, crawl_settings
+    from newsarchive.index.db import now_utc
+    from newsarchive.index.spool import Spool, jsonable
+    from newsarchive.report import run_stats
 
     if env:
         os.environ.update(env)
     worker_id = worker_id or new_worker_id()
+    started = time.time()
     extra = dict(overrides or {})
     if until_idle is not None:
         extra["NEWSARCHIVE_FLEET_UNTIL_IDLE"] = until_idle
     settings = crawl_settings(
-        worker_settings(redis_url, worker_id, warc_dir, spool_dir, extra, prefix)
+        worker_settings(
+            redis_url,
+            worker_id,
+            warc_dir,
+            spool_dir,
+            extra,
+            prefix,
+            fleet_run_id(worker_id, started),
+        )
     )
+    run_id = settings.get("NEWSARCHIVE_RUN_ID")
+    WATCH.reset(settings.getfloat(REDIS_TIMEOUT_SETTING, DEFAULT_TIMEOUT))
     # The fleet schedule in Redis is the only per-host throttle. A per-domain cap would
     # hold reserved requests in Scrapy's slot queue and release them back to back.
     settings.set(
@@ -322,22 +483,63 @@ def run_worker(
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
     Path(warc_dir).mkdir(parents=True, exist_ok=True)
     Path(spool_dir).mkdir(parents=True, exist_ok=True)
-    loader = SpiderLoader.from_settings(settings)
-    keys = FleetKeys(prefix)
-    process = CrawlerProcess(settings)
-    crawlers = []
-    for key in outlets:
-        base_cls = loader.load(key)
-        cls = type(base_cls.__name__, (FleetSpiderMixin, base_cls), {"fleet_keys": keys})
-        crawler = process.create_crawler(cls)
-        crawlers.append((key, crawler))
-        process.crawl(crawler)
-    result = CrawlResult(run_id=worker_id, started=time.time(), finished=0.0)
-    process.start()
-    result.finished = time.time()
-    for key, crawler in crawlers:
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-        result.outlets.append(OutletRun(key, str(stats.get("finish_reason", "")), dict(stats)))
+    if not settings.getbool("NEWSARCHIVE_LOG_TRACEBACKS", True):
+        _one_line_logs()
+    spool = Spool(Path(spool_dir) / worker_id)
+    _seal_left_open(spool.dir)
+    host = socket.gethostname()
+    _spool_run_row(
+        spool,
+        {
+            "id": run_id,
+            "started": datetime.fromtimestamp(started, UTC).isoformat(),
+            "outlets": list(outlets),
+            "status": "running",
+            # who runs it: ingest closes a run whose worker is gone as killed
+            "stats": {"worker": worker_id, "host": host, "pid": os.getpid()},
+        },
+    )
+    result = FleetResult(run_id=run_id, started=started, finished=0.0, worker_id=worker_id)
+    stats: dict[str, Any] = {"run_id": run_id, "ok": False, "worker": worker_id, "host": host}
+    status = "failed"
+    try:
+        loader = SpiderLoader.from_settings(settings)
+        keys = FleetKeys(prefix)
+        process = CrawlerProcess(settings)
+        crawlers = []
+        for key in outlets:
+            base_cls = loader.load(key)
+            cls = type(base_cls.__name__, (FleetSpiderMixin, base_cls), {"fleet_keys": keys})
+            crawler = process.create_crawler(cls)
+            crawlers.append((key, crawler))
+            process.crawl(crawler)
+        process.start()
+        result.finished = time.time()
+        if WATCH.lost:
+            result.lost = WATCH.reason()
+        fleet: dict[str, int] = {}
+        for key, crawler in crawlers:
+            cstats = crawler.stats.get_stats() if crawler.stats else {}
+            reason = str(cstats.get("finish_reason", "not started"))
+            result.outlets.append(FleetOutletRun(key, reason, dict(cstats)))
+            for k, v in cstats.items():
+                if k.startswith(STATS) and k.count("/") == 2 and isinstance(v, int):
+                    fleet[k[len(STATS) :]] = fleet.get(k[len(STATS) :], 0) + v
+        stats = {**run_stats(result), "worker": worker_id, "host": host, "fleet": fleet}
+        status = "finished" if result.ok else "failed"
+    except BaseException as exc:
+        stats["reason"] = f"worker crashed: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        _spool_run_row(
+            spool,
+            {
+                "id": run_id,
+                "finished": now_utc().isoformat(),
+                "stats": jsonable(stats),
+                "status": status,
+            },
+        )
     return result
 
 

@@ -224,7 +224,8 @@ def _release_reserves(db_path: str | os.PathLike, run_ids: list[str]) -> None:
 def stale_runs(db_path: str | os.PathLike, outlets: list[str]) -> list[str]:
     """Runs still marked ``running`` that share an outlet with ``outlets``. The caller holds
     those outlets' locks, and a live run holds the locks of all its outlets, so such a run
-    was killed before it could record its end."""
+    was killed before it could record its end. Fleet runs (``fleet-...``) hold Redis locks,
+    not these: ``newsarchive ingest`` closes them (see ``newsarchive.fleet.ingest``)."""
     from newsarchive.index.spool import spool_rows
 
     wanted = set(outlets)
@@ -250,7 +251,11 @@ def stale_runs(db_path: str | os.PathLike, outlets: list[str]) -> list[str]:
             continue
         _, outs = state.get(rid, (None, set()))
         state[rid] = (row.get("status"), outs | set(row.get("outlets") or []))
-    return sorted(r for r, (st, outs) in state.items() if st == "running" and outs & wanted)
+    return sorted(
+        r
+        for r, (st, outs) in state.items()
+        if st == "running" and outs & wanted and not r.startswith("fleet-")
+    )
 
 
 def finish_run(
