@@ -54,3 +54,14 @@ def run_crawl(
     stats["_stdout"] = proc.stdout
     stats["_stderr"] = proc.stderr
     return stats
+
+
+def load_killtest():
+    """bench/killtest.py as a module: its archive comparison is the tests' too."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("killtest", ROOT / "bench" / "killtest.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["killtest"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

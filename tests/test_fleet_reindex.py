@@ -4,21 +4,13 @@ WARC files builds a new archive equal to it row for row (bench/killtest.py's com
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+from crawling import load_killtest
 from test_fleet import ROOT, _worker, redis_url  # noqa: F401 - the fixture is used by name
-
-
-def _killtest():
-    spec = importlib.util.spec_from_file_location("killtest", ROOT / "bench" / "killtest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["killtest"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.timeout(300)
@@ -56,7 +48,7 @@ def test_reindex_of_the_workers_warcs_equals_the_ingested_archive(redis_url, tmp
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
 
-    killtest = _killtest()
+    killtest = load_killtest()
     comparison = killtest.compare_archives(ingested, rebuilt)
     assert comparison["articles"]["crawl"] >= 20, comparison
     assert {w for w in ("p", "q")} <= {

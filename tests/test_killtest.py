@@ -4,17 +4,11 @@ its WARCs into a new file equals its archive row for row (bench/killtest.py: 20 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
-from tests.crawling import ROOT
+from tests.crawling import load_killtest
 
 
 def test_killed_crawls_resume_without_loss_and_equal_their_reindex(tmp_path):
-    spec = importlib.util.spec_from_file_location("killtest", ROOT / "bench" / "killtest.py")
-    killtest = importlib.util.module_from_spec(spec)
-    sys.modules["killtest"] = killtest  # dataclasses look their module up there
-    spec.loader.exec_module(killtest)
+    killtest = load_killtest()
     rounds, summary = killtest.run_killtest(
         rounds=4,
         seed=3,

@@ -6,25 +6,16 @@ row whose record never reached a WARC."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
-from crawling import ROOT, run_crawl
+from crawling import ROOT, load_killtest, run_crawl
 
 from newsarchive.index.db import connect
 from newsarchive.replica import Replica
-
-
-def _killtest():
-    spec = importlib.util.spec_from_file_location("killtest", ROOT / "bench" / "killtest.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["killtest"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _reindex(warc: Path, db: Path) -> None:
@@ -44,7 +35,7 @@ def _differing(killtest, a: Path, b: Path) -> dict:
 
 
 def test_resume_completes_a_killed_runs_rows_from_the_warcs(tmp_path: Path) -> None:
-    killtest = _killtest()
+    killtest = load_killtest()
     db, warc = tmp_path / "archive.duckdb", tmp_path / "warc"
     rep = Replica(seed=7, articles_per_outlet=12)
     rep.start()
