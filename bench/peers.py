@@ -19,8 +19,12 @@ the registry, whatever the environment says. The proxy variables are set as well
 fundus runs without a delay between articles (its default is 1 s; ``--fundus-delay``), as
 our side runs with ``--fast`` (no politeness delays).
 
+By default the replica answers at once, so both sides are CPU-bound and the ratio compares
+CPU per article. ``--latency S`` makes it wait S seconds before each response, as a real
+outlet's server and network do; the ratio then also shows how each side overlaps waiting.
+
 usage: python bench/peers.py [--outlets dailymail,mirror,guardian] [--scale 60]
-       [--fundus-delay 0] [-s NAME=VALUE ...] [-v]
+       [--latency 0] [--fundus-delay 0] [-s NAME=VALUE ...] [-v]
 """
 
 from __future__ import annotations
@@ -90,10 +94,14 @@ def ensure_venv() -> Path:
     return py
 
 
-def start_replica(scale: int, pages: str | None) -> tuple[subprocess.Popen, str, str]:
+def start_replica(
+    scale: int, pages: str | None, latency: float = 0.0
+) -> tuple[subprocess.Popen, str, str]:
     cmd = [sys.executable, "-m", "newsarchive", "replica", "--port", "0", "--scale", str(scale)]
     if pages:
         cmd += ["--pages", pages]
+    if latency:
+        cmd += ["--latency", str(latency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     proxy = ca = None
     for _ in range(30):
@@ -207,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outlets", default="dailymail,mirror,guardian")
     ap.add_argument("--scale", type=int, default=60)
     ap.add_argument("--fundus-delay", type=float, default=0.0)
+    ap.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the replica waits before each response (0: CPU-bound, the default)",
+    )
     ap.add_argument("--target", type=float, default=1.5, help="ratio each outlet must reach")
     ap.add_argument("--pages", default=str(CORPUS) if CORPUS.is_dir() else None)
     ap.add_argument(
@@ -234,10 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     py = ensure_venv()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     extra = f"; ours with {' '.join(args.set)}" if args.set else ""
-    print(f"scale {args.scale}, fundus delay {args.fundus_delay}s{extra}; load {load} (2 cores)")
+    print(
+        f"scale {args.scale}, replica latency {args.latency * 1000:.0f} ms, fundus delay "
+        f"{args.fundus_delay}s{extra}; load {load} (2 cores)"
+    )
     missed = []
     for key in args.outlets.split(","):
-        replica, proxy, ca = start_replica(args.scale, args.pages)
+        replica, proxy, ca = start_replica(args.scale, args.pages, args.latency)
         try:
             f = theirs(py, list(registry[key].domains), proxy, ca, args.fundus_delay)
             n, secs, cpu, our_urls = ours(key, proxy, args.set)
