@@ -207,8 +207,8 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
     con.execute(
         """
         INSERT INTO qi_post_tail
-        SELECT l.termid, t.docid, count(*) FILTER (WHERE NOT t.title)::USMALLINT,
-               count(*) FILTER (WHERE t.title)::USMALLINT, list(t.p)::UINTEGER[]
+        SELECT l.termid, t.docid, least(count(*) FILTER (WHERE NOT t.title), 65535)::USMALLINT,
+               least(count(*) FILTER (WHERE t.title), 65535)::USMALLINT, list(t.p)::UINTEGER[]
         FROM (SELECT docid, slang, unnest(xw) AS tok,
                      unnest(range(len(tw), len(tw) + len(xw))) AS p, false AS title FROM qi_new
               UNION ALL SELECT docid, slang, unnest(tw) AS tok, unnest(range(len(tw))) AS p,
