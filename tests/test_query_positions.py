@@ -25,7 +25,12 @@ DOCS = [
     ("st2", "en", "Race", "He runs fast every morning."),
     ("w3a", "en", "Bye", "They said bye bye now and left."),
     ("w3b", "en", "Bye again", "Bye now, bye bye later."),
-    ("par", "en", "Harbour closed", "The ferry stopped at the end\n\nStart of the works is next week."),
+    (
+        "par",
+        "en",
+        "Harbour closed",
+        "The ferry stopped at the end\n\nStart of the works is next week.",
+    ),
     ("cjk", "zh", "混合", "xyz abc北京 and more xyz abc text."),
     ("cj2", "zh", "混合二", "xyz abc北京 only here."),
 ]
@@ -198,7 +203,9 @@ def test_old_format_archive_answers_phrases_and_upgrades_in_place(tmp_path: Path
     finally:
         con.close()
     # the next merge upgrades it: old docs keep NULL positions, new ones get them
-    _ingest(db, [("new1", "en", "Fresh", "Half of the vote runs fast."), ("new2", "en", "X", "of")], 50)
+    _ingest(
+        db, [("new1", "en", "Fresh", "Half of the vote runs fast."), ("new2", "en", "X", "of")], 50
+    )
     con = connect(db, read_only=True)
     try:
         f = facts(con)

@@ -280,23 +280,28 @@ class Compiler:
             if loose != pat:  # most candidates fail the literal-led pattern, cheaply; CASE
                 check = f"CASE WHEN regexp_matches({col}, {loose}) THEN {check} ELSE false END"
             # a title phrase has few candidates (title postings): its regex is cheap enough
-            near = "" if node.field == "title" else self.adjacent(node.text, toks)
-            if not near:
+            n = len(self.phrases)
+            steps = [] if node.field == "title" else self.adjacent(node.text, toks, f"qi_m{n}")
+            if not steps:
                 return (
                     f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
                     f"JOIN articles a ON a.id = d.article_id WHERE {self.docs} AND {check}"
                 )
-            ok = self.exact(toks, node.field)
-            c = f"qi_c{len(self.phrases)}"
-            # Candidates with the words in a row; ``ok`` ones match without reading their
-            # text (see exact); the others need the regex, which a CASE on ``ok`` keeps
-            # above the join (a filter on ``a`` alone would run on every article scanned).
+            near = f"m.docid IN (SELECT docid FROM qi_s{n}_{len(toks) - 1})"
+            if self.facts.pos_from:
+                near = f"(m.docid < {self.facts.pos_from} OR {near})"
+            # The docs with all the words (in scope), then those with the words in a row;
+            # ``ok`` ones match without reading their text (see exact); the others need the
+            # regex, which a CASE on ``ok`` keeps above the join (a filter on ``a`` alone
+            # would run on every article the scan reads).
             return (
-                f"WITH {c} AS MATERIALIZED (SELECT m.docid, m.score, d.article_id, {ok} AS ok "
-                f"FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
-                f"WHERE {self.docs} AND {near}) "
-                f"SELECT docid, score FROM {c} WHERE ok UNION ALL "
-                f"SELECT c.docid, c.score FROM {c} c JOIN articles a ON a.id = c.article_id "
+                f"WITH qi_m{n} AS MATERIALIZED (SELECT m.docid, m.score, d.article_id, d.cjk "
+                f"FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid WHERE {self.docs}), "
+                + ", ".join(steps)
+                + f", qi_c{n} AS MATERIALIZED (SELECT m.docid, m.score, m.article_id, "
+                f"{self.exact(toks, node.field)} AS ok FROM qi_m{n} m WHERE {near}) "
+                f"SELECT docid, score FROM qi_c{n} WHERE ok UNION ALL "
+                f"SELECT c.docid, c.score FROM qi_c{n} c JOIN articles a ON a.id = c.article_id "
                 f"WHERE NOT c.ok AND CASE WHEN c.ok THEN false ELSE {check} END"
             )
         if isinstance(node, Range):
@@ -333,9 +338,10 @@ class Compiler:
             )
         raise QueryError(f"cannot evaluate {node!r}")
 
-    def adjacent(self, text: str, toks: list[str]) -> str:
-        """A condition on ``m.docid`` that the phrase's regex implies:
-        the doc has the words at consecutive positions. Empty when positions cannot decide.
+    def adjacent(self, text: str, toks: list[str], cand: str) -> list[str]:
+        """CTEs ``qi_s<n>_<i>`` (n = len(self.phrases)), the last one holding the docs of
+        ``cand`` with the phrase's words at consecutive positions: a condition the phrase's
+        regex implies. Empty when positions cannot decide.
 
         A regex match is the phrase's words as whole tokens separated by non-word characters
         in ``title \\n text``, i.e. consecutive in the stored token stream, and each word's
@@ -343,10 +349,10 @@ class Compiler:
         CJK is left to the regex: its bigrams do not line up with a substring match."""
         f = self.facts
         if f.pos_from is None or PY_CJK.search(text):
-            return ""
+            return []
         ids = [self.termids(t) for t in toks]
         if not all(ids):
-            return ""
+            return []
         k, n = len(ids), len(self.phrases)
         # Word i at position p starts the phrase at p - i, keyed p + (k - 1 - i) (unsigned).
         # A chain of semi-joins in phrase order, each step materialized: the join order
@@ -355,15 +361,13 @@ class Compiler:
         for i, w in enumerate(ids):
             src = (
                 f"SELECT docid, unnest(pos) + {k - 1 - i} AS s FROM qi_post "
-                f"WHERE termid IN ({', '.join(map(str, w))})"
+                f"WHERE termid IN ({', '.join(map(str, w))}) "
+                f"AND docid IN (SELECT docid FROM {cand})"
             )
             if i:
                 src = f"SELECT * FROM ({src}) x SEMI JOIN qi_s{n}_{i - 1} USING (docid, s)"
             steps.append(f"qi_s{n}_{i} AS MATERIALIZED ({src})")
-        sub = f"WITH {', '.join(steps)} SELECT docid FROM qi_s{n}_{k - 1}"
-        if f.pos_from > 0:
-            return f"(m.docid < {f.pos_from} OR m.docid IN ({sub}))"
-        return f"m.docid IN ({sub})"
+        return steps
 
     def exact(self, toks: list[str], fld: str | None) -> str:
         """SQL true for a candidate (words at consecutive positions) that surely matches the
@@ -379,7 +383,7 @@ class Compiler:
             for t in dict.fromkeys(toks)
         )
         return (
-            f"(m.docid >= {self.facts.pos_from} AND d.cjk IS NOT DISTINCT FROM false "
+            f"(m.docid >= {self.facts.pos_from} AND m.cjk IS NOT DISTINCT FROM false "
             f"AND NOT EXISTS (SELECT 1 FROM qi_lex WHERE {cond}))"
         )
 
