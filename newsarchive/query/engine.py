@@ -3,8 +3,9 @@
 Every node compiles to a subquery yielding ``(docid, score)`` with distinct docids:
 a word reads only its terms' postings (termids inlined, so zone maps skip the rest);
 AND is a UNION ALL grouped with ``HAVING count(*) = k``; OR the same without HAVING;
-NOT an anti-join; field filters read ``qi_docs``. A phrase is the AND of its words, checked
-against the article text with a regex (no positions are stored: the index stays small).
+NOT an anti-join; field filters read ``qi_docs``. A phrase is the AND of its words, whose
+postings' positions must hold the words one after another, then checked against the article
+text with a regex (exact: stemming makes positions looser than the text).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from newsarchive.query.analysis import install_macros, phrase_regex, stem, surface_tokens
+from newsarchive.query.analysis import (
+    PY_CJK,
+    install_macros,
+    phrase_regex,
+    stem,
+    surface_tokens,
+)
 from newsarchive.query.index import TITLE_BOOST
 from newsarchive.query.parser import (
     And,
@@ -104,6 +111,8 @@ class Facts:
     avgdl: float = 1.0
     termids: dict[str, list[int]] = field(default_factory=dict)
     macros: bool = False
+    # docids >= pos_from have word positions; None: an index without positions (old format)
+    pos_from: int | None = None
 
 
 _FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -135,6 +144,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
         f.macros = True
     f.langs = [r[0] for r in con.execute("SELECT DISTINCT lang FROM qi_lex").fetchall()]
     f.n, f.avgdl = con.execute(STATS).fetchone()
+    row = con.execute("SELECT value FROM qi_meta WHERE key = 'pos_from'").fetchone()
+    f.pos_from = int(row[0]) if row else None
     _FACTS[con] = f
     return f
 
@@ -268,9 +279,30 @@ class Compiler:
             loose = lit(phrase_regex(node.text, edges=False))
             if loose != pat:  # most candidates fail the literal-led pattern, cheaply; CASE
                 check = f"CASE WHEN regexp_matches({col}, {loose}) THEN {check} ELSE false END"
+            # a title phrase has few candidates (title postings): its regex is cheap enough
+            n = len(self.phrases)
+            steps = [] if node.field == "title" else self.adjacent(node.text, toks, f"qi_m{n}")
+            if not steps:
+                return (
+                    f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
+                    f"JOIN articles a ON a.id = d.article_id WHERE {self.docs} AND {check}"
+                )
+            near = f"m.docid IN (SELECT docid FROM qi_s{n}_{len(toks) - 1})"
+            if self.facts.pos_from:
+                near = f"(m.docid < {self.facts.pos_from} OR {near})"
+            # The docs with all the words (in scope), then those with the words in a row;
+            # ``ok`` ones match without reading their text (see exact); the others need the
+            # regex, which a CASE on ``ok`` keeps above the join (a filter on ``a`` alone
+            # would run on every article the scan reads).
             return (
-                f"SELECT m.docid, m.score FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid "
-                f"JOIN articles a ON a.id = d.article_id WHERE {self.docs} AND {check}"
+                f"WITH qi_m{n} AS MATERIALIZED (SELECT m.docid, m.score, d.article_id, d.cjk "
+                f"FROM ({base}) m JOIN qi_docs d ON d.docid = m.docid WHERE {self.docs}), "
+                + ", ".join(steps)
+                + f", qi_c{n} AS MATERIALIZED (SELECT m.docid, m.score, m.article_id, "
+                f"{self.exact(toks, node.field)} AS ok FROM qi_m{n} m WHERE {near}) "
+                f"SELECT docid, score FROM qi_c{n} WHERE ok UNION ALL "
+                f"SELECT c.docid, c.score FROM qi_c{n} c JOIN articles a ON a.id = c.article_id "
+                f"WHERE NOT c.ok AND CASE WHEN c.ok THEN false ELSE {check} END"
             )
         if isinstance(node, Range):
             col = "d.fetched_at" if node.field == "fetched" else "d.ts"
@@ -305,6 +337,55 @@ class Compiler:
                 f"WHERE docid NOT IN (SELECT docid FROM ({self.compile(node.child)}))"
             )
         raise QueryError(f"cannot evaluate {node!r}")
+
+    def adjacent(self, text: str, toks: list[str], cand: str) -> list[str]:
+        """CTEs ``qi_s<n>_<i>`` (n = len(self.phrases)), the last one holding the docs of
+        ``cand`` with the phrase's words at consecutive positions: a condition the phrase's
+        regex implies. Empty when positions cannot decide.
+
+        A regex match is the phrase's words as whole tokens separated by non-word characters
+        in ``title \\n text``, i.e. consecutive in the stored token stream, and each word's
+        termids cover every term its token maps to; so no doc the regex accepts is dropped.
+        CJK is left to the regex: its bigrams do not line up with a substring match."""
+        f = self.facts
+        if f.pos_from is None or PY_CJK.search(text):
+            return []
+        ids = [self.termids(t) for t in toks]
+        if not all(ids):
+            return []
+        k, n = len(ids), len(self.phrases)
+        # Word i at position p starts the phrase at p - i, keyed p + (k - 1 - i) (unsigned).
+        # A chain of semi-joins in phrase order, each step materialized: the join order
+        # optimizer, misjudging unnested lists, would join two common words first.
+        steps = []
+        for i, w in enumerate(ids):
+            src = (
+                f"SELECT docid, unnest(pos) + {k - 1 - i} AS s FROM qi_post "
+                f"WHERE termid IN ({', '.join(map(str, w))}) "
+                f"AND docid IN (SELECT docid FROM {cand})"
+            )
+            if i:
+                src = f"SELECT * FROM ({src}) x SEMI JOIN qi_s{n}_{i - 1} USING (docid, s)"
+            steps.append(f"qi_s{n}_{i} AS MATERIALIZED ({src})")
+        return steps
+
+    def exact(self, toks: list[str], fld: str | None) -> str:
+        """SQL true for a candidate (words at consecutive positions) that surely matches the
+        regex, so its text need not be read: an unfielded phrase (the stream is title then
+        text, as the regex's string), a doc without CJK (whose tokens end only at non-word
+        characters, the regex's edges) indexed with positions, and every term of every word
+        has that word as its only surface form (no stemming merged another form into it).
+        The last is checked in the statement itself, on the same snapshot as the postings."""
+        if fld is not None:
+            return "false"
+        cond = " OR ".join(
+            f"(termid IN ({', '.join(map(str, self.termids(t)))}) AND tok <> {lit(t)})"
+            for t in dict.fromkeys(toks)
+        )
+        return (
+            f"(m.docid >= {self.facts.pos_from} AND m.cjk IS NOT DISTINCT FROM false "
+            f"AND NOT EXISTS (SELECT 1 FROM qi_lex WHERE {cond}))"
+        )
 
     @staticmethod
     def _and(parts: list[str]) -> str:

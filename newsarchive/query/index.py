@@ -6,15 +6,21 @@ articles, so the index is our own, kept up to date at every spool merge of the c
 
 * ``qi_docs``   one row per indexed article version: docid, article id, the fields filters
                 need (outlet, lang, section, authors, url, ts) and its BM25 length ``dl``;
-                ``latest`` marks the newest version of each canonical URL.
+                ``latest`` marks the newest version of each canonical URL; ``cjk``: the
+                title or text has CJK characters (their tokens are cut at script changes).
 * ``qi_lex``    (lang, surface token) -> term, the Snowball stem, cached so Python stems each
                 distinct token once.
 * ``qi_terms``  term -> termid.
-* ``qi_post``   postings (termid, docid, tf in text, ttf in title): two segments, the big
+* ``qi_post``   postings (termid, docid, tf in text, ttf in title, pos): two segments, the big
                 ``qi_post_main`` sorted by termid (a term's postings sit in a few row groups,
                 found by zone maps) and ``qi_post_tail`` appended at each merge. When the tail
                 outgrows max(TAIL_MIN, main) it is folded into main (a sort), so the work per
                 posting stays O(log n) and queries never scan a large unsorted tail.
+                ``pos`` lists where the term stands in the doc's token stream: title tokens
+                first (0, 1, ...), then the text's, every token counted (stopwords too), the
+                same stream a phrase's regex sees. A phrase needs its words at consecutive
+                positions before its regex runs. Docs below ``qi_meta.pos_from`` (indexed
+                before positions existed, in an archive upgraded in place) have NULL ``pos``.
 
 ``rebuild_index`` recreates everything from ``articles`` in chunks under a DuckDB memory limit,
 so its peak memory does not grow with the archive.
@@ -28,24 +34,26 @@ import time
 
 import duckdb
 
-from newsarchive.query.analysis import install_macros, stem_many
+from newsarchive.query.analysis import CJK_CLASS, install_macros, stem_many
 
 logger = logging.getLogger(__name__)
 
 TITLE_BOOST = 3  # a title token counts as this many text tokens (BM25F-style)
 TAIL_MIN = 4_000_000  # postings
 CHUNK = 20_000  # articles per indexing step
-VERSION = "1"
+VERSION = "2"  # 2: postings carry positions
 
 DDL = """
 CREATE TABLE IF NOT EXISTS qi_docs (
     docid INTEGER, article_id VARCHAR, akey VARCHAR, outlet VARCHAR, lang VARCHAR,
     section VARCHAR, authors VARCHAR, url VARCHAR, ts TIMESTAMPTZ, fetched_at TIMESTAMPTZ,
-    dl INTEGER, latest BOOLEAN);
+    dl INTEGER, latest BOOLEAN, cjk BOOLEAN);
 CREATE TABLE IF NOT EXISTS qi_lex (lang VARCHAR, tok VARCHAR, term VARCHAR, termid INTEGER);
 CREATE TABLE IF NOT EXISTS qi_terms (termid INTEGER, term VARCHAR);
-CREATE TABLE IF NOT EXISTS qi_post_main (termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT);
-CREATE TABLE IF NOT EXISTS qi_post_tail (termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT);
+CREATE TABLE IF NOT EXISTS qi_post_main (
+    termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT, pos UINTEGER[]);
+CREATE TABLE IF NOT EXISTS qi_post_tail (
+    termid INTEGER, docid INTEGER, tf USMALLINT, ttf USMALLINT, pos UINTEGER[]);
 CREATE TABLE IF NOT EXISTS qi_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE OR REPLACE VIEW qi_post AS
     SELECT * FROM qi_post_main UNION ALL SELECT * FROM qi_post_tail;
@@ -70,11 +78,37 @@ def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.Error:
             pass
     con.execute(DDL)
+    _add_positions(con)
     install_macros(con)
     from newsarchive.query.sqlmacros import install_sql_macros
 
     install_sql_macros(con)
     _set_meta(con, "schema", VERSION)
+
+
+def _add_positions(con: duckdb.DuckDBPyConnection) -> None:
+    """Upgrade an index built before positions in place: its postings get a NULL ``pos``
+    and ``pos_from`` (the first docid indexed with positions) tells phrases which docs can
+    only be checked by their regex. A new index gets ``pos_from`` 0."""
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE column_name = 'pos' "
+            "AND table_name IN ('qi_post_main', 'qi_post_tail') AND database_name <> 'temp'"
+        ).fetchall()
+    }
+    for t in ("qi_post_main", "qi_post_tail"):
+        if t not in have:
+            con.execute(f"ALTER TABLE {t} ADD COLUMN pos UINTEGER[]")
+    con.execute("ALTER TABLE qi_docs ADD COLUMN IF NOT EXISTS cjk BOOLEAN")
+    if len(have) < 2:
+        con.execute(
+            "CREATE OR REPLACE VIEW qi_post AS "
+            "SELECT * FROM qi_post_main UNION ALL SELECT * FROM qi_post_tail"
+        )
+    if not _meta(con, "pos_from", ""):
+        top = con.execute("SELECT coalesce(max(docid), 0) FROM qi_docs").fetchone()[0]
+        _set_meta(con, "pos_from", str(top + 1 if have != {"qi_post_main", "qi_post_tail"} else 0))
 
 
 def _meta(con: duckdb.DuckDBPyConnection, key: str, default: str = "") -> str:
@@ -123,7 +157,9 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
                qi_lang(a.language) AS slang,
                lower(a.section) AS section, lower(array_to_string(a.authors, '; ')) AS authors,
                a.url, coalesce(a.published, c.fetched_at) AS ts, c.fetched_at,
-               qi_words(a.title) AS tw, qi_words(a.text) AS xw
+               qi_words(a.title) AS tw, qi_words(a.text) AS xw,
+               regexp_matches(coalesce(a.title, '') || ' ' || coalesce(a.text, ''),
+                              '[{CJK_CLASS}]') AS cjk
         FROM articles a LEFT JOIN captures c ON c.id = a.capture_id
         WHERE a.rowid > {lo} AND a.rowid <= {hi}
           AND a.is_article
@@ -171,10 +207,12 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
     con.execute(
         """
         INSERT INTO qi_post_tail
-        SELECT l.termid, t.docid, count(*) FILTER (WHERE NOT t.title)::USMALLINT,
-               count(*) FILTER (WHERE t.title)::USMALLINT
-        FROM (SELECT docid, slang, unnest(xw) AS tok, false AS title FROM qi_new
-              UNION ALL SELECT docid, slang, unnest(tw) AS tok, true AS title FROM qi_new) t
+        SELECT l.termid, t.docid, least(count(*) FILTER (WHERE NOT t.title), 65535)::USMALLINT,
+               least(count(*) FILTER (WHERE t.title), 65535)::USMALLINT, list(t.p)::UINTEGER[]
+        FROM (SELECT docid, slang, unnest(xw) AS tok,
+                     unnest(range(len(tw), len(tw) + len(xw))) AS p, false AS title FROM qi_new
+              UNION ALL SELECT docid, slang, unnest(tw) AS tok, unnest(range(len(tw))) AS p,
+                               true AS title FROM qi_new) t
         JOIN qi_lex l ON l.lang = t.slang AND l.tok = t.tok
         GROUP BY ALL
         """
@@ -185,7 +223,8 @@ def _index_rows(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> int:
         INSERT INTO qi_docs
         SELECT docid, article_id, akey, outlet, lang, section, authors, url, ts, fetched_at,
                (len(xw) + {TITLE_BOOST} * len(tw))::INTEGER,
-               row_number() OVER (PARTITION BY akey ORDER BY fetched_at DESC NULLS LAST, docid DESC) = 1
+               row_number() OVER (PARTITION BY akey ORDER BY fetched_at DESC NULLS LAST, docid DESC) = 1,
+               cjk
         FROM qi_new
         """
     )
