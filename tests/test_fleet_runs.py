@@ -209,6 +209,17 @@ def _article_counts(db: Path) -> dict[str, int]:
         con.close()
 
 
+def _each_in_window_article_once(db: Path, replica) -> None:
+    """Every in-window article the replica listed is in the archive, none twice."""
+    counts = _article_counts(db)
+    expected = _expected(replica)
+    assert len(expected) >= 10
+    missing = expected - set(counts)
+    assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
+    twice = [u for u, n in counts.items() if n > 1]
+    assert not twice, f"articles archived more than once: {twice[:3]}"
+
+
 def _no_open_files(tmp: Path) -> None:
     assert not list((tmp / "warc").glob("*.open")), "a WARC file was left .open"
     assert not list((tmp / "spool").rglob("*.open")), "a spool segment was left open"
@@ -297,12 +308,7 @@ def test_sigkilled_worker_run_is_recorded_killed_not_finished(redis_server, repl
     assert runs[first]["status"] == "killed" and runs[first]["finished"] is None
     assert "started run " + second in runs[first]["stats"]["reason"]
     assert second.startswith("fleet-k-") and runs[second]["status"] == "finished"
-    counts = _article_counts(db)
-    expected = _expected(replica)
-    assert len(expected) >= 10
-    missing = expected - set(counts)
-    assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
-    assert all(n == 1 for n in counts.values())
+    _each_in_window_article_once(db, replica)
 
 
 def test_runs_of_gone_workers_are_closed_as_killed_by_ingest(tmp_path):
@@ -388,11 +394,7 @@ def test_worker_that_loses_redis_stops_within_timeout(redis_server, replica, tmp
     proc = _worker(redis.url, replica, tmp_path, "s")
     assert proc.wait(60) == 0, (tmp_path / "s.err").read_text()[-3000:]
     ingest(tmp_path / "spool", db, fts=False)
-    counts = _article_counts(db)
-    expected = _expected(replica)
-    assert len(expected) >= 10
-    assert not expected - set(counts), "in-window articles lost"
-    assert all(n == 1 for n in counts.values())
+    _each_in_window_article_once(db, replica)
     (second,) = (r for rid, r in _runs(db).items() if rid.startswith("fleet-s-"))
     assert second["status"] == "finished"
     assert second["stats"]["fleet"]["requeued"] >= 1  # the leases r held when it stopped
@@ -430,12 +432,7 @@ def test_worker_carries_on_when_redis_is_back_within_timeout(redis_server, repli
     kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM fetch_errors").fetchall()}
     con.close()
     assert kinds == {"binary"}, "the outage was recorded as the site's fault"
-    counts = _article_counts(db)
-    expected = _expected(replica)
-    assert len(expected) >= 10
-    missing = expected - set(counts)
-    assert not missing, f"{len(missing)} in-window articles lost, e.g. {sorted(missing)[:3]}"
-    assert all(n == 1 for n in counts.values())
+    _each_in_window_article_once(db, replica)
 
 
 def test_health_baseline_of_a_crawl_leaves_fleet_runs_out(tmp_path):
