@@ -1,108 +1,97 @@
-"""Conditional GET for feeds and sitemaps: an unchanged source costs a 304 and nothing more.
+"""Conditional GET: what the archive already holds is asked for with its validators, and an
+unchanged answer costs a 304 and a small revisit record.
 
-``ConditionalGetMiddleware`` remembers the ``ETag`` and ``Last-Modified`` of every feed,
-sitemap and news sitemap it sees answered with 200, and sends them back as ``If-None-Match``
-/ ``If-Modified-Since`` next time. Validators live in a small JSON file per outlet beside the
-index (``.<db>.state/validators-<outlet>.json``), written atomically when the spider closes
-cleanly: a killed run keeps the old validators, so its sources are read again in full.
-Article pages are never made conditional; the seen-set decides whether they are fetched.
+``ConditionalGetMiddleware`` looks every GET up in the WARC writer's index of earlier
+captures (read from the CDXJ files beside the WARCs, so it survives a killed run and is
+rebuilt with them). When the latest full capture of the URL carried an ``ETag`` or a
+``Last-Modified``, the request goes out with ``If-None-Match`` / ``If-Modified-Since``.
 
-Settings: ``NEWSARCHIVE_CONDITIONAL_ENABLED`` (default True), ``NEWSARCHIVE_STATE_DIR``
-(default: beside ``NEWSARCHIVE_DB``).
+A 304 answer is archived by the WarcWriter as a ``server-not-modified`` revisit of that
+capture, and this middleware then answers it from the archive, as an HTTP cache would: the
+spider callback or robots.txt parser gets the stored response, flagged ``not_modified``.
+So an unchanged feed is still read (the seen-set decides what is new; nothing is skipped
+because a run was killed before it fetched what the feed listed), an unchanged article is
+counted and not extracted again, and robots.txt rules come from the stored copy. Page
+requisites are not read back: nothing parses their bodies.
+
+Settings: ``NEWSARCHIVE_CONDITIONAL_ENABLED`` (default True). Without the WARC writer, or
+with ``NEWSARCHIVE_WARC_REVISITS`` off, no request is made conditional.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
+import logging
 
-from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.http import Headers
+from scrapy.responsetypes import responsetypes
 
-SOURCES = ("feed", "sitemap", "news_sitemap")
+from newsarchive.warc.writer import archived_record, revalidation
+
+logger = logging.getLogger(__name__)
+
 STAT = "newsarchive/conditional"
+NOT_MODIFIED = "not_modified"  # the flag on a response answered from the archive
 
 
-def state_dir(settings) -> Path:
-    explicit = settings.get("NEWSARCHIVE_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    db = Path(settings.get("NEWSARCHIVE_DB") or "archive.duckdb")
-    return db.parent / f".{db.name}.state"
+def is_conditional(request) -> bool:
+    return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
 
 
 class ConditionalGetMiddleware:
-    """Downloader middleware adding validators to feed and sitemap requests."""
+    """Downloader middleware: validators out, 304s answered from the archive."""
 
-    def __init__(self, crawler, path_dir: Path) -> None:
+    def __init__(self, crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.dir = path_dir
-        self.validators: dict[str, dict[str, str]] = {}
-        self.path: Path | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         if not crawler.settings.getbool("NEWSARCHIVE_CONDITIONAL_ENABLED", True):
             raise NotConfigured
-        mw = cls(crawler, state_dir(crawler.settings))
-        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
-        return mw
-
-    def spider_opened(self, spider) -> None:
-        self.path = self.dir / f"validators-{spider.name}.json"
-        try:
-            self.validators = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            self.validators = {}
-        except (OSError, ValueError) as exc:
-            spider.logger.warning("ignoring unreadable validators %s: %s", self.path, exc)
-            self.validators = {}
-
-    def spider_closed(self, spider, reason: str) -> None:
-        if reason != "finished" or self.path is None:
-            return
-        tmp = self.path.with_suffix(".tmp")
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.validators, indent=0, sort_keys=True))
-            os.replace(tmp, self.path)
-        except OSError as exc:  # e.g. a full disk: the old validators stay, nothing is lost
-            tmp.unlink(missing_ok=True)
-            spider.logger.warning(
-                "conditional GET validators not saved (%s); sources are read in full next time",
-                exc.strerror or exc,
-            )
+        return cls(crawler)
 
     def process_request(self, request):
-        source = (request.meta.get("discovery") or {}).get("source")
-        if source not in SOURCES:
+        if request.method != "GET" or is_conditional(request):
             return None
-        known = self.validators.get(request.url)
-        if not known:
+        prior = revalidation(self.crawler, request.url)
+        if prior is None:
             return None
-        if known.get("etag") and b"If-None-Match" not in request.headers:
-            request.headers[b"If-None-Match"] = known["etag"]
-        if known.get("last_modified") and b"If-Modified-Since" not in request.headers:
-            request.headers[b"If-Modified-Since"] = known["last_modified"]
+        if prior.etag:
+            request.headers[b"If-None-Match"] = prior.etag
+        if prior.modified:
+            request.headers[b"If-Modified-Since"] = prior.modified
         self.stats.inc_value(f"{STAT}/requests")
         return None
 
     def process_response(self, request, response):
-        source = (request.meta.get("discovery") or {}).get("source")
-        if source not in SOURCES:
+        if response.status != 304 or not is_conditional(request):
             return response
-        if response.status == 304:
-            self.stats.inc_value(f"{STAT}/not_modified")
-        elif response.status == 200:
-            etag = response.headers.get(b"ETag")
-            modified = response.headers.get(b"Last-Modified")
-            if etag or modified:
-                self.validators[request.url] = {
-                    k: v.decode("latin-1")
-                    for k, v in (("etag", etag), ("last_modified", modified))
-                    if v
-                }
-        return response
+        self.stats.inc_value(f"{STAT}/not_modified")
+        if request.meta.get("requisite"):
+            return response
+        prior = revalidation(self.crawler, request.url)
+        if prior is None:
+            return response
+        try:
+            rec = archived_record(self.crawler, prior)
+        except Exception as exc:  # noqa: BLE001 - a lost or damaged WARC: keep the 304
+            self.stats.inc_value(f"{STAT}/archive_misses")
+            logger.warning("304 for %s not answered from the archive: %s", request.url, exc)
+            return response
+        headers = Headers()
+        for name, value in rec.http_headers:
+            headers.appendlist(name, value)
+        body = rec.payload or b""
+        cls = responsetypes.from_args(headers=headers, url=response.url, body=body)
+        self.stats.inc_value(f"{STAT}/from_archive")
+        return cls(
+            url=response.url,
+            status=rec.status or 200,
+            headers=headers,
+            body=body,
+            flags=[*response.flags, NOT_MODIFIED],
+            request=request,
+            protocol=response.protocol,
+            ip_address=response.ip_address,
+        )

@@ -18,7 +18,10 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
             "updated_articles": int(r.stats.get("newsarchive/discovery/articles_updated", 0)),
             # articles the sources listed in the window, fetched now or archived before
             "found": r.articles
+            + int(r.stats.get("newsarchive/discovery/pages/not_modified", 0))
             + int(r.stats.get(f"newsarchive/discovery/{r.outlet}/skipped/seen", 0)),
+            # article pages fetched again that answered 304 (archived before, not re-extracted)
+            "unchanged_articles": int(r.stats.get("newsarchive/discovery/pages/not_modified", 0)),
             "bytes": r.bytes,
             "warc_bytes": int(r.stats.get("newsarchive/warc/bytes", 0)),
             "requisite_warc_bytes": int(r.stats.get("newsarchive/warc/requisite_bytes", 0)),
@@ -52,6 +55,7 @@ def run_stats(result: CrawlResult) -> dict[str, Any]:
         "duration_s": round(result.duration, 3),
         "pages": sum(o["pages"] for o in outlets.values()),
         "articles": sum(o["articles"] for o in outlets.values()),
+        "unchanged_articles": sum(o["unchanged_articles"] for o in outlets.values()),
         "bytes": sum(o["bytes"] for o in outlets.values()),
         "errors": sum(sum(o["errors"].values()) for o in outlets.values()),
         "outlets": outlets,

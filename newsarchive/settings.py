@@ -54,8 +54,10 @@ SPIDER_MIDDLEWARES = {}
 DOWNLOADER_MIDDLEWARES = {
     # Honours robots.txt Crawl-delay and Retry-After on 429/503 (Scrapy ignores both).
     "newsarchive.politeness.PolitenessMiddleware": 560,
-    # If-None-Match / If-Modified-Since for feeds and sitemaps.
-    "newsarchive.conditional.ConditionalGetMiddleware": 570,
+    # If-None-Match / If-Modified-Since from the archive's earlier captures; a 304 answered
+    # from the archive. Above the decompression middleware (590): a stored gzip body is
+    # decoded on its way back like a fresh one.
+    "newsarchive.conditional.ConditionalGetMiddleware": 595,
     # Fetch faults, each recorded in fetch_errors with its own kind (newsarchive.fetcherrors).
     "newsarchive.fetcherrors.FetchErrorMiddleware": 540,
     "newsarchive.fetcherrors.RedirectLoopMiddleware": 610,

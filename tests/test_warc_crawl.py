@@ -209,6 +209,10 @@ def articles(rep, tmp_path_factory):
     second = Crawl(base, rep, urls, d)
     second.run()
     files2 = [p for p in warc_files(d) if p not in files1]
+    # without conditional GET the replica answers 200 with the same bytes: digest revisits
+    time.sleep(1.1)
+    third = Crawl(base, rep, urls[-5:], d, NEWSARCHIVE_CONDITIONAL_ENABLED=False)
+    third.run()
     return {
         "urls": urls,
         "dir": d,
@@ -216,6 +220,7 @@ def articles(rep, tmp_path_factory):
         "files2": files2,
         "first": first,
         "second": second,
+        "third": third,
     }
 
 
@@ -364,7 +369,10 @@ def test_capture_signal_pointers_read_back(rep, edge):
         )
         assert rec.id == cap["id"] and rec.url == cap["url"]
         assert rec.header("WARC-Payload-Digest") == cap["payload_digest"]
-        assert rec.status == cap["status"]
+        if rec.header("WARC-Profile", "").endswith("/server-not-modified"):
+            assert cap["status"] == 304 and rec.payload == b""  # the 304 has no record of its own
+        else:
+            assert rec.status == cap["status"]
 
 
 # ------------------------------------------------------------------ revisits, rotation
@@ -384,14 +392,27 @@ def test_second_crawl_of_replica_writes_revisits(articles, capsys):
     assert len(arts) == len(articles["urls"])
     assert all(c["record_type"] == "revisit" and c["refers_to"] for c in arts)
     firsts = {c["id"]: c for c in articles["first"].captures()}
+    # the second crawl asked with each page's validators and got 304s
     for c in arts:
         orig = firsts[c["refers_to"]]
-        assert orig["url"] == c["url"] and orig["payload_digest"] == c["payload_digest"]
+        assert orig["url"] == c["url"] and c["status"] == 304 and c["payload_digest"] is None
         rec = read_record(articles["dir"] / c["warc_filename"], c["warc_offset"], c["warc_length"])
-        assert rec.type == "revisit" and rec.payload == b""
-        assert rec.header("WARC-Profile").endswith("/warc/1.1/revisit/identical-payload-digest")
+        assert rec.type == "revisit" and rec.block == b""
+        assert rec.header("WARC-Profile").endswith("/warc/1.1/revisit/server-not-modified")
+        assert rec.header("WARC-Payload-Digest") is None
         assert rec.header("WARC-Refers-To-Target-URI") == c["url"]
-        assert rec.header("WARC-Refers-To-Date")
+        assert rec.header("WARC-Refers-To-Date") and rec.header("WARC-Refers-To") == orig["id"]
+    # the third, unconditional, got the same bytes again: identical-payload-digest revisits
+    thirds = [c for c in articles["third"].captures() if c["url"] in articles["urls"]]
+    assert len(thirds) == 5
+    for c in thirds:
+        orig = firsts[c["refers_to"]]
+        assert orig["url"] == c["url"] and orig["payload_digest"] == c["payload_digest"]
+        assert c["status"] == 200
+        rec = read_record(articles["dir"] / c["warc_filename"], c["warc_offset"], c["warc_length"])
+        assert rec.type == "revisit" and rec.payload == b"" and rec.http_status_line
+        assert rec.header("WARC-Profile").endswith("/warc/1.1/revisit/identical-payload-digest")
+        assert rec.header("WARC-Payload-Digest") == orig["payload_digest"]
 
 
 class _CorpusHandler(BaseHTTPRequestHandler):
@@ -640,10 +661,11 @@ def test_pywb_replays_every_capture(rep, edge, pywb):
             assert b"</html>" in body.lower(), key
 
 
-def test_pywb_replays_a_revisit_as_its_original(articles, pywb):
+@pytest.mark.parametrize("run", ["second", "third"])  # server-not-modified, identical digest
+def test_pywb_replays_a_revisit_as_its_original(articles, pywb, run):
     cap = next(
         c
-        for c in articles["second"].captures()
+        for c in articles[run].captures()
         if c["record_type"] == "revisit" and c["url"] in articles["urls"]
     )
     orig = next(c for c in articles["first"].captures() if c["id"] == cap["refers_to"])

@@ -51,9 +51,7 @@ def archive(tmp_path_factory):
     try:
         run_crawl(tmp, r, OUTLETS)
         r.update("mirror", 1)  # a second version of one article, for the version diff
-        run_crawl(
-            tmp, r, ["mirror"], "NEWSARCHIVE_SEEN=False", "NEWSARCHIVE_CONDITIONAL_ENABLED=False"
-        )
+        run_crawl(tmp, r, ["mirror"], "NEWSARCHIVE_SEEN=False")
     finally:
         r.stop()
     db = tmp / "archive.duckdb"

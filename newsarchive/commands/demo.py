@@ -9,7 +9,8 @@ default ``DEMO_CLOCK``), so the site does not move between runs: a second ``demo
 every article archived and adds nothing ("added 0"). Each run writes its ``crawl_runs`` row.
 
 Then a second crawl fetches every article again (seen-set off) to show what revisits cost:
-unchanged pages and requisites become revisit records, and the version rule keeps one article
+each request carries its earlier capture's validators, unchanged pages and requisites answer
+304 and become revisit records, and the version rule keeps one article
 per URL, so the second crawl adds no article either (``--no-recrawl`` skips it).
 """
 
@@ -123,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     if again:
         print(
             f"second crawl (every article again): {again['pages']} pages, "
-            f"{again['articles']} article pages, added {again.get('added', '?')} articles"
+            f"{again['articles'] + again.get('unchanged_articles', 0)} article pages "
+            f"({again.get('unchanged_articles', 0)} unchanged: 304), "
+            f"added {again.get('added', '?')} articles"
         )
     for outlet, why in result.failures.items():
         print(f"failed: {outlet}: {why}")
@@ -151,8 +154,9 @@ next:
 
 
 def _second_crawl(args: argparse.Namespace, keys: list[str], env: dict) -> dict | None:
-    """Crawl every article again (seen-set and conditional GET off), in a child process: the
-    reactor runs once per process. Unchanged pages and requisites become revisit records."""
+    """Crawl every article again (seen-set off), in a child process: the reactor runs once per
+    process. Each request carries the validators of its earlier capture, so unchanged pages
+    and requisites come back as 304s and become server-not-modified revisit records."""
     import json
     import os
     import subprocess
@@ -162,7 +166,7 @@ def _second_crawl(args: argparse.Namespace, keys: list[str], env: dict) -> dict 
         out = Path(tmp) / "stats.json"
         cmd = [sys.executable, "-m", "newsarchive", "crawl", "--outlets", ",".join(keys)]
         cmd += ["--fast", "--db", args.db, "--warc-dir", args.warc_dir, "--stats-json", str(out)]
-        cmd += ["-s", "NEWSARCHIVE_SEEN=False", "-s", "NEWSARCHIVE_CONDITIONAL_ENABLED=False"]
+        cmd += ["-s", "NEWSARCHIVE_SEEN=False"]
         cmd += ["-s", "LOG_LEVEL=WARNING"]
         print("\nsecond crawl: every article again (seen-set off) to show revisits…")
         proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
@@ -180,7 +184,7 @@ def _requisite_table(first: dict, second: dict | None) -> None:
         outlets = s["outlets"].values()
         total = sum(o.get("warc_bytes", 0) for o in outlets)
         req = sum(o.get("requisite_warc_bytes", 0) for o in outlets)
-        n = s["articles"]
+        n = s["articles"] + s.get("unchanged_articles", 0)
         per = f"{total / n / 1e3:.1f} kB" if n else "-"
         rows.append((name, n, f"{total / 1e6:.2f} MB", f"{req / 1e6:.2f} MB", per))
     print("\nWARC bytes per article, page requisites (images, CSS) included:")

@@ -57,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, LookupError, WarcFormatError) as exc:
         print(f"cannot read capture: {exc}", file=sys.stderr)
         return 1
-    rec = cap.record
+    rec, head = cap.record, cap.head
     if args.output:
-        return _save(args, rec, cap.payload)
+        return _save(args, head, cap.payload)
     out = sys.stdout.buffer
     if args.raw:
-        data = rec.http_head + cap.payload
-        if sys.stdout.isatty() and _binary(rec, cap.payload):
+        data = head.http_head + cap.payload
+        if sys.stdout.isatty() and _binary(head, cap.payload):
             print(
                 "refusing to write binary (compressed) bytes to a terminal; "
                 "use --output FILE or a pipe (| less, > file)",
@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         out.write(data)
         out.flush()
         return 0
-    enc = rec.http_header_list("Content-Encoding")
-    ctype = rec.http_header("Content-Type")
+    enc = head.http_header_list("Content-Encoding")
+    ctype = head.http_header("Content-Type")
     if (args.html or args.text) and cap.payload_record.truncated:
         print(
             f"not shown: the body was not stored in full (WARC-Truncated: "
@@ -110,19 +110,22 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"type:      {rec.type}" + (f" of {cap.payload_record.id}" if rec.type == "revisit" else "")
     )
-    print(f"status:    {rec.http_status_line}")
+    status = head.http_status_line
+    if head is not rec:
+        status = f"304 Not Modified (the original's: {status})"
+    print(f"status:    {status}")
     print(f"digest:    {rec.header('WARC-Payload-Digest')}")
     print(f"pointer:   {entry.filename} offset {entry.offset} length {entry.length}")
     print(f"body:      {len(cap.payload)} bytes stored")
     print(f"replay:    {_replay_link(rec.url, entry.timestamp)}")
-    for k, v in rec.http_headers:
+    for k, v in head.http_headers:
         print(f"  {k}: {v}")
     return 0
 
 
-def _binary(rec, payload: bytes) -> bool:
+def _binary(head, payload: bytes) -> bool:
     """Bytes a terminal should not get: content-encoded, or not text at all."""
-    coding = ",".join(rec.http_header_list("Content-Encoding")).strip().lower()
+    coding = ",".join(head.http_header_list("Content-Encoding")).strip().lower()
     if coding and coding != "identity":
         return True
     sample = payload[:8192]
@@ -135,7 +138,7 @@ def _binary(rec, payload: bytes) -> bool:
     return False
 
 
-def _save(args: argparse.Namespace, rec, payload: bytes) -> int:
+def _save(args: argparse.Namespace, head, payload: bytes) -> int:
     """``--output``: the raw response, or the decoded body / text, written to a new file."""
     from newsarchive.warc.scan import is_warc_name
 
@@ -143,15 +146,15 @@ def _save(args: argparse.Namespace, rec, payload: bytes) -> int:
         print(f"refusing to write {args.output}: it is named like a WARC file", file=sys.stderr)
         return 2
     if args.raw or not (args.html or args.text):
-        data = rec.http_head + payload
+        data = head.http_head + payload
     else:
         try:
-            body = decode_content(payload, rec.http_header_list("Content-Encoding"))
+            body = decode_content(payload, head.http_header_list("Content-Encoding"))
         except Exception as exc:  # noqa: BLE001 - report any decoder failure
             print(f"body does not decode: {exc}", file=sys.stderr)
             return 1
-        html = _html_text(body, rec.http_header("Content-Type"))
-        text = html if args.html else _extract_text(html, rec.url)
+        html = _html_text(body, head.http_header("Content-Type"))
+        text = html if args.html else _extract_text(html, head.url)
         if text is None:
             print("no article text could be extracted", file=sys.stderr)
             return 1

@@ -24,6 +24,7 @@ from newsarchive.index.db import connect
 from newsarchive.index.rows import article_row, capture_row, error_row
 from newsarchive.index.schema import TABLES
 from newsarchive.index.spool import Spool, spool_dir
+from newsarchive.warc.records import NOT_MODIFIED_PROFILE
 
 CHUNK = 16
 
@@ -114,7 +115,9 @@ def scan_file(path: str) -> dict[str, Any]:
                         "canonical_url": canonicalize_url(url, hosts),
                         "outlet": _outlet_key(outlets, url),
                         "fetched_at": rec.date,
-                        "status": rec.status,
+                        # A server-not-modified revisit has an empty block: the crawl
+                        # recorded the 304 it stands for.
+                        "status": 304 if _not_modified(rec) else rec.status,
                         "mime": mime,
                         "payload_digest": rec.header("WARC-Payload-Digest"),
                         "record_type": rtype,
@@ -178,6 +181,10 @@ def _extract_timeout() -> float:
     from newsarchive import settings
 
     return float(getattr(settings, "NEWSARCHIVE_EXTRACT_TIMEOUT", 30.0))
+
+
+def _not_modified(rec: Any) -> bool:
+    return rec.type == "revisit" and rec.header("WARC-Profile") == NOT_MODIFIED_PROFILE
 
 
 def _page_response(url: str, rec: Any, payload_rec: Any):

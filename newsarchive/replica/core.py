@@ -402,7 +402,29 @@ class Replica:
         clean = f"https://{host}{target}"
         with self._lock:
             resp = self._route(key, host, clean, parts, headers)
-        return resp
+        return self._revalidated(resp, headers) if method == "GET" else resp
+
+    # Headers a 304 repeats from the 200 it stands for (RFC 9110 15.4.5).
+    _KEPT_ON_304 = ("date", "server", "etag", "last-modified", "cache-control", "vary")
+
+    def _revalidated(self, resp: Response, headers) -> Response:
+        """Every 200 gets an ETag (its body's hash) and honours If-None-Match, and
+        If-Modified-Since where it has a Last-Modified, as a real server or CDN does."""
+        if resp.status != 200 or resp.action is not None:
+            return resp
+        etag = next((v for k, v in resp.headers if k.lower() == "etag"), None)
+        if etag is None:
+            etag = '"' + hashlib.sha1(resp.body).hexdigest()[:20] + '"'
+            resp.headers.append(("ETag", etag))
+        last_mod = next((v for k, v in resp.headers if k.lower() == "last-modified"), None)
+        try:
+            newest = parsedate_to_datetime(last_mod) if last_mod else None
+        except (TypeError, ValueError):
+            newest = None
+        if not self._not_modified(headers, etag, newest):
+            return resp
+        kept = [(k, v) for k, v in resp.headers if k.lower() in self._KEPT_ON_304]
+        return Response(304, kept)
 
     def _route(self, key: str, host: str, url: str, parts, headers) -> Response:
         site = self.sites[key]
@@ -644,13 +666,13 @@ class Replica:
         return self._encode(resp, url, headers)
 
     @staticmethod
-    def _not_modified(headers, etag: str, newest: datetime) -> bool:
+    def _not_modified(headers, etag: str, newest: datetime | None) -> bool:
         inm = next((v for k, v in headers if k.lower() == "if-none-match"), None)
         if inm is not None:
             tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
             return etag in tags or "*" in tags
         ims = next((v for k, v in headers if k.lower() == "if-modified-since"), None)
-        if ims:
+        if ims and newest is not None:
             try:
                 since = parsedate_to_datetime(ims)
             except (TypeError, ValueError):

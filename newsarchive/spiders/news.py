@@ -30,6 +30,7 @@ from scrapy.http import Response
 
 from newsarchive import clock
 from newsarchive.classify import page_kind
+from newsarchive.conditional import NOT_MODIFIED
 from newsarchive.discovery import Entry, parse_feed, parse_sitemap, robots_sitemaps
 from newsarchive.registry import Outlet, load_outlets
 from newsarchive.urls import canonicalize_url, primary_host_map
@@ -180,6 +181,8 @@ class NewsSpider(scrapy.Spider):
             self.dated_answers += 1
             self.count("not_modified")
             return
+        if NOT_MODIFIED in response.flags:  # answered from the archive: read it again
+            self.count("not_modified")
         if response.status != 200:
             yield self.problem(f"http_{response.status}", response.url, source)
             return
@@ -205,6 +208,8 @@ class NewsSpider(scrapy.Spider):
             self.dated_answers += 1
             self.count("not_modified")
             return
+        if NOT_MODIFIED in response.flags:
+            self.count("not_modified")
         if response.status != 200:
             yield self.problem(f"http_{response.status}", response.url, "feed")
             return
@@ -270,6 +275,11 @@ class NewsSpider(scrapy.Spider):
         mime = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";")[0].lower()
         url = self.canonical(response.url)
         kind = page_kind(self.outlet, url, response.status, mime)
+        if response.status == 304 or NOT_MODIFIED in response.flags:
+            # Unchanged since the capture the archive holds (and extracted then); a bare
+            # 304 is one the archive could not answer (logged by the middleware).
+            self.count("pages/not_modified")
+            return
         if response.status != 200:
             yield self.problem(f"http_{response.status}", response.url, "article")
             return

@@ -40,6 +40,9 @@ class CdxjEntry:
     offset: int
     filename: str
     record_id: str = ""
+    # The response's validators (ETag, Last-Modified): the next run revalidates with them.
+    etag: str = ""
+    modified: str = ""
 
     @property
     def is_revisit(self) -> bool:
@@ -55,6 +58,10 @@ class CdxjEntry:
         data["filename"] = self.filename
         if self.record_id:
             data["record_id"] = self.record_id
+        if self.etag:
+            data["etag"] = self.etag
+        if self.modified:
+            data["modified"] = self.modified
         return f"{surt(self.url)} {self.timestamp} {json.dumps(data, separators=(', ', ': '))}"
 
     @classmethod
@@ -75,7 +82,22 @@ class CdxjEntry:
             offset=int(d["offset"]),
             filename=d["filename"],
             record_id=d.get("record_id", ""),
+            etag=d.get("etag", ""),
+            modified=d.get("modified", ""),
         )
+
+
+def validators(status: int | None, etag: str | None, modified: str | None) -> dict[str, str]:
+    """The ``etag``/``modified`` fields of a capture's entry: a 200's validators, else none
+    (the writer and a rebuild from the WARC must agree byte for byte)."""
+    if status != 200:
+        return {}
+    out = {}
+    if etag and etag.strip():
+        out["etag"] = etag.strip()
+    if modified and modified.strip():
+        out["modified"] = modified.strip()
+    return out
 
 
 TMP_SUFFIX = ".tmp"

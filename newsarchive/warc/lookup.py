@@ -86,6 +86,12 @@ class Capture:
     def payload(self) -> bytes:
         return self.payload_record.payload
 
+    @property
+    def head(self) -> Record:
+        """The record whose HTTP headers go with the payload: the capture's own, or the
+        original's for a server-not-modified revisit (its block is empty)."""
+        return self.record if self.record.http_head else self.payload_record
+
 
 def load_capture(
     directory: str | os.PathLike, entries: list[CdxjEntry], entry: CdxjEntry

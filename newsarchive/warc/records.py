@@ -26,6 +26,7 @@ from warcio.warcwriter import WARCWriter
 
 WARC_VERSION = "1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 # Headers never written into request records: they are credentials for our proxy, not
 # part of the request the origin saw.
 _SECRET_REQUEST_HEADERS = {b"proxy-authorization"}
@@ -295,6 +296,34 @@ def build_revisit(
         warc_headers_dict=headers,
     )
     return Built(_member(rec), rec.rec_headers.get_header("WARC-Record-ID"), payload_digest)
+
+
+def build_not_modified(
+    url: str,
+    date: datetime,
+    refers_to: str | None,
+    refers_to_date: str,
+    extra: dict[str, str] | None = None,
+) -> Built:
+    """A ``server-not-modified`` revisit: the server answered our conditional request with
+    304, so the payload is the referred-to record's. The block is empty and there is no
+    WARC-Payload-Digest (WARC 1.1 6.7.3 requires neither): with the 304's own headers in the
+    block, pywb and wabac.js would replay a 304 instead of the page. The 304's status line
+    and headers go into the capture's metadata record instead."""
+    b = _builder()
+    headers = {
+        "WARC-Date": warc_date(date),
+        "WARC-Profile": NOT_MODIFIED_PROFILE,
+        "WARC-Refers-To-Target-URI": url,
+        "WARC-Refers-To-Date": refers_to_date,
+        **(extra or {}),
+    }
+    if refers_to:
+        headers["WARC-Refers-To"] = refers_to
+    rec = b.create_warc_record(
+        url, "revisit", payload=io.BytesIO(b""), length=0, warc_headers_dict=headers
+    )
+    return Built(_member(rec), rec.rec_headers.get_header("WARC-Record-ID"), None)
 
 
 def warc_fields(fields: list[tuple[str, str]]) -> bytes:

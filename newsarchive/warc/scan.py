@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsarchive.warc.cdxj import CdxjEntry, write_cdxj
+from newsarchive.warc.cdxj import CdxjEntry, validators, write_cdxj
 from newsarchive.warc.files import OPEN_SUFFIX, final_name
 from newsarchive.warc.records import (
     DECODE_LIMIT,
@@ -310,9 +310,10 @@ def entry_for(rec: Record, filename: str, offset: int, length: int) -> CdxjEntry
     except ValueError:  # no usable WARC-Date: nothing to index it under
         return None
     if rec.type == "revisit":
-        mime = "warc/revisit"
+        mime, valid = "warc/revisit", {}
     else:
         mime = (rec.http_header("Content-Type", "") or "").split(";")[0].strip().lower()
+        valid = validators(rec.status, rec.http_header("ETag"), rec.http_header("Last-Modified"))
     return CdxjEntry(
         url=rec.url,
         timestamp=timestamp,
@@ -323,6 +324,7 @@ def entry_for(rec: Record, filename: str, offset: int, length: int) -> CdxjEntry
         offset=offset,
         filename=filename,
         record_id=rec.id,
+        **valid,
     )
 
 

@@ -30,18 +30,20 @@ from twisted.internet import defer
 from newsarchive import __version__
 from newsarchive.signals import capture_recorded
 from newsarchive.urls import canonicalize_url, primary_host_map
-from newsarchive.warc.cdxj import CdxjEntry, cdxj_files, iter_cdxj
+from newsarchive.warc.cdxj import CdxjEntry, cdxj_files, iter_cdxj, validators
 from newsarchive.warc.discovery import discovery_fields
 from newsarchive.warc.files import RotatingWarcFiles, WarcFile
 from newsarchive.warc.records import (
     build_fields_record,
     build_http_record,
+    build_not_modified,
     build_revisit,
     compressed_payload,
     inflates_past,
     request_head,
     response_head,
     sha1_b32,
+    status_line,
     warc_date,
 )
 
@@ -97,16 +99,56 @@ def sync(crawler) -> bool:
     return True if writer is None else writer.sync()
 
 
-@dataclass(frozen=True)
+def revalidation(crawler, url: str) -> Prior | None:
+    """The earlier capture of ``url`` a conditional request would revalidate: the latest full
+    one, if it carried validators (None: fetch in full)."""
+    writer = _WRITERS.get(crawler)
+    if writer is None or not writer.revisits:
+        return None
+    prior = writer.index.get(url)
+    return prior if prior is not None and prior.validated and prior.filename else None
+
+
+def archived_record(crawler, prior: Prior):
+    """The stored record of ``prior`` (raises OSError / WarcFormatError when it is gone)."""
+    from newsarchive.warc.scan import read_record
+
+    return read_record(_WRITERS[crawler].directory / prior.filename, prior.offset, prior.length)
+
+
+@dataclass(frozen=True, slots=True)
 class Prior:
+    """The latest full capture of a URL: what a revisit refers to, and how to revalidate it."""
+
     digest: str
     date: str  # WARC-Date of the original record
     record_id: str
+    etag: str = ""
+    modified: str = ""
+    filename: str = ""  # where the record is, for answering a 304 from the archive
+    offset: int = 0
+    length: int = 0
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.etag or self.modified)
 
 
 def _header_list(headers) -> list[tuple[bytes, bytes]]:
     """Scrapy headers as (name, value) pairs, repeated headers kept, in order."""
     return [(k, v) for k in headers for v in headers.getlist(k)]
+
+
+def _last(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """A header's last value, decoded as a stored record's reader decodes it."""
+    for k, v in reversed(headers):
+        if k.lower() == name:
+            return v.decode("utf-8", "replace").strip()
+    return None
+
+
+def _conditional(request) -> bool:
+    return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
 
 
 def _ts14_to_warc_date(ts: str) -> str:
@@ -131,7 +173,19 @@ class RevisitIndex:
                 if e.is_revisit or not e.digest:
                     continue
                 n += 1
-                self.add(e.url, Prior(e.digest, _ts14_to_warc_date(e.timestamp), e.record_id))
+                self.add(
+                    e.url,
+                    Prior(
+                        e.digest,
+                        _ts14_to_warc_date(e.timestamp),
+                        e.record_id,
+                        e.etag,
+                        e.modified,
+                        e.filename,
+                        e.offset,
+                        e.length,
+                    ),
+                )
         return n
 
     def add(self, url: str, prior: Prior) -> None:
@@ -472,8 +526,14 @@ class WarcWriter:
         elif "download_stopped" in flags:
             extra["WARC-Truncated"] = "unspecified"
 
-        prior = self.index.get(url) if self.revisits and body else None
-        if prior is not None and prior.digest == digest:
+        prior = self.index.get(url) if self.revisits else None
+        not_modified = status == 304 and prior is not None and _conditional(request)
+        if not_modified:
+            main = build_not_modified(url, now, prior.record_id or None, prior.date, extra)
+            rec_type = "revisit"
+        elif prior is not None and body and status == 200 and prior.digest == digest:
+            # Only a 200's body is deduplicated: an error page is small, and its status is
+            # the news; a revisit of it would be nearly as large.
             main = build_revisit(
                 url, now, head, digest, prior.record_id or None, url, prior.date, extra
             )
@@ -499,12 +559,15 @@ class WarcWriter:
         outlet = self._outlet(url)
         referer = request.headers.get(b"Referer")
         via = referer.decode("utf-8", "replace") if referer else None
+        fields = discovery_fields(discovery, outlet, via)
+        if not_modified:  # the 304 as received; its revisit record's block is empty
+            fields.append(("not-modified", status_line(response.protocol, status).decode()))
+            fields += [
+                ("not-modified-header", f"{k.decode('latin-1')}: {v.decode('latin-1')}")
+                for k, v in headers
+            ]
         meta = build_fields_record(
-            "metadata",
-            url,
-            now,
-            discovery_fields(discovery, outlet, via),
-            extra={"WARC-Concurrent-To": main.record_id},
+            "metadata", url, now, fields, extra={"WARC-Concurrent-To": main.record_id}
         )
 
         group = (main.member, req.member, meta.member)
@@ -512,22 +575,38 @@ class WarcWriter:
         (offset, length), _, _ = wf.append_group(group)
 
         ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-        mime = ctype.decode("latin-1").split(";")[0].strip().lower()
+        mime = "" if not_modified else ctype.decode("latin-1").split(";")[0].strip().lower()
+        valid = {}
+        if rec_type == "response":
+            valid = validators(status, _last(headers, b"etag"), _last(headers, b"last-modified"))
         wf.entries.append(
             CdxjEntry(
                 url=url,
                 timestamp=now.strftime("%Y%m%d%H%M%S"),
                 mime="warc/revisit" if rec_type == "revisit" else mime,
-                status=status,
-                digest=digest,
+                status=None if not_modified else status,
+                digest="" if not_modified else digest,
                 length=length,
                 offset=offset,
                 filename=wf.name,
                 record_id=main.record_id,
+                **valid,
             )
         )
         if rec_type == "response" and body:
-            self.index.add(url, Prior(digest, warc_date(now), main.record_id))
+            self.index.add(
+                url,
+                Prior(
+                    digest,
+                    warc_date(now),
+                    main.record_id,
+                    valid.get("etag", ""),
+                    valid.get("modified", ""),
+                    wf.name,
+                    offset,
+                    length,
+                ),
+            )
 
         incs.append(("newsarchive/warc/records", 3))
         incs.append((f"newsarchive/warc/{rec_type}s", 1))
@@ -543,7 +622,7 @@ class WarcWriter:
             "fetched_at": now,
             "status": status,
             "mime": mime,
-            "payload_digest": digest,
+            "payload_digest": None if not_modified else digest,
             "record_type": rec_type,
             "refers_to": (prior.record_id or None) if prior else None,
             "warc_filename": wf.name,
