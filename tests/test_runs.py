@@ -108,9 +108,14 @@ def test_demo_twice_adds_nothing_the_second_time(tmp_path):
     assert re.search(r"^added 0 articles", out[1], re.M), out[1]
     for text in out:
         again = re.search(
-            r"^second crawl .*: \d+ pages, (\d+) article pages, added (\d+)", text, re.M
+            r"^second crawl .*: \d+ pages, (\d+) article pages \((\d+) unchanged: 304\), "
+            r"added (\d+)",
+            text,
+            re.M,
         )
-        assert again and int(again.group(1)) == first and again.group(2) == "0", text
+        # every article asked for again with its validators, and each answered 304
+        assert again and int(again.group(1)) == int(again.group(2)) == first, text
+        assert again.group(3) == "0", text
     per = dict(re.findall(r"^\s+(first|second)\s+\d+\s+.*?([\d.]+) kB\s*$", out[0], re.M))
     assert float(per["second"]) < float(per["first"]) / 3, per
     con = duckdb.connect(str(tmp_path / "archive.duckdb"), read_only=True)

@@ -20,6 +20,11 @@ from newsarchive.warc.writer import Prior, WarcWriter
 class RedisRevisitIndex:
     """The ``RevisitIndex`` interface over a Redis hash (url -> digest, date, record id)."""
 
+    # No validators nor file positions: a worker's earlier capture may sit in another
+    # worker's WARC files, so fleet requests are never conditional (unchanged pages are
+    # still kept as identical-payload-digest revisits).
+    revalidates = False
+
     def __init__(self, server, key: str) -> None:
         self.server = server
         self.key = key

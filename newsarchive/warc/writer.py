@@ -103,7 +103,7 @@ def revalidation(crawler, url: str) -> Prior | None:
     """The earlier capture of ``url`` a conditional request would revalidate: the latest full
     one, if it carried validators (None: fetch in full)."""
     writer = _WRITERS.get(crawler)
-    if writer is None or not writer.revisits:
+    if writer is None or not writer.revisits or not writer.index.revalidates:
         return None
     prior = writer.index.get(url)
     return prior if prior is not None and prior.validated and prior.filename else None
@@ -157,6 +157,8 @@ def _ts14_to_warc_date(ts: str) -> str:
 
 class RevisitIndex:
     """URL -> latest full capture (digest, date, record id), from this and earlier runs."""
+
+    revalidates = True  # its entries carry validators and positions (see ``revalidation``)
 
     def __init__(self, max_urls: int):
         self.max_urls = max_urls
