@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from tests.conftest import require
 from tests.crawling import ROOT, run_crawl
 
 
@@ -128,6 +129,15 @@ def test_demo_twice_adds_nothing_the_second_time(tmp_path):
     finally:
         con.close()
     assert runs == [("finished", ["nypost"])] * 4
+    # the demo's WARCs (four crawls, revisits of both kinds of run) pass both checkers
+    files = [str(p) for p in sorted((tmp_path / "warc").glob("*.warc.gz"))]
+    res = subprocess.run([str(ROOT / ".venv" / "bin" / "warcio"), "check", *files])
+    assert res.returncode == 0
+    fastwarc = ROOT / ".venv-dev" / "bin" / "fastwarc"
+    require(fastwarc.exists(), "fastwarc", "make devtools")
+    for f in files:
+        res = subprocess.run([str(fastwarc), "check", "-q", "-p", f], capture_output=True)
+        assert res.returncode == 0, (f, res.stdout[-500:], res.stderr[-500:])
 
 
 def test_crawl_blocked_by_a_reader_says_it_waits_and_for_whom(tmp_path, replica):
