@@ -313,7 +313,11 @@ def entry_for(rec: Record, filename: str, offset: int, length: int) -> CdxjEntry
         mime, valid = "warc/revisit", {}
     else:
         mime = (rec.http_header("Content-Type", "") or "").split(";")[0].strip().lower()
-        valid = validators(rec.status, rec.http_header("ETag"), rec.http_header("Last-Modified"))
+        valid = {}
+        if not rec.truncated:
+            valid = validators(
+                rec.status, rec.http_header("ETag"), rec.http_header("Last-Modified")
+            )
     return CdxjEntry(
         url=rec.url,
         timestamp=timestamp,

@@ -579,7 +579,7 @@ class WarcWriter:
         ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         mime = "" if not_modified else ctype.decode("latin-1").split(";")[0].strip().lower()
         valid = {}
-        if rec_type == "response":
+        if rec_type == "response" and "WARC-Truncated" not in extra:  # a cut body: ask in full
             valid = validators(status, _last(headers, b"etag"), _last(headers, b"last-modified"))
         wf.entries.append(
             CdxjEntry(
