@@ -26,16 +26,12 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 
-from newsarchive.warc.writer import archived_record, revalidation
+from newsarchive.warc.writer import archived_record, is_conditional, revalidation
 
 logger = logging.getLogger(__name__)
 
 STAT = "newsarchive/conditional"
 NOT_MODIFIED = "not_modified"  # the flag on a response answered from the archive
-
-
-def is_conditional(request) -> bool:
-    return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
 
 
 class ConditionalGetMiddleware:

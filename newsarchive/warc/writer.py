@@ -147,7 +147,8 @@ def _last(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-def _conditional(request) -> bool:
+def is_conditional(request) -> bool:
+    """Whether ``request`` carries validators (a 304 answers it)."""
     return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
 
 
@@ -529,7 +530,7 @@ class WarcWriter:
             extra["WARC-Truncated"] = "unspecified"
 
         prior = self.index.get(url) if self.revisits else None
-        not_modified = status == 304 and prior is not None and _conditional(request)
+        not_modified = status == 304 and prior is not None and is_conditional(request)
         if not_modified:
             main = build_not_modified(url, now, prior.record_id or None, prior.date, extra)
             rec_type = "revisit"
